@@ -1,0 +1,227 @@
+// Package schemas holds the release spec: its Go types, the embedded JSON Schema that
+// validates it, and Load, which turns a YAML file into a validated Spec with defaults.
+package schemas
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// Spec is one service in one environment: everything a release of it needs to know.
+// It travels inside workflow inputs, so it must stay JSON-serialisable and
+// backwards-compatible: add fields, never rename them.
+type Spec struct {
+	Service     string   `json:"service"`
+	Environment string   `json:"environment"`
+	Target      Target   `json:"target"`
+	Bake        Bake     `json:"bake"`
+	Canary      Canary   `json:"canary"`
+	Promote     Promote  `json:"promote"`
+	Drain       Drain    `json:"drain"`
+	Rollback    Rollback `json:"rollback"`
+	Hooks       Hooks    `json:"hooks"`
+	Notify      Notify   `json:"notify"`
+}
+
+// Providers a target may name.
+const (
+	ProviderLocal  = "local"
+	ProviderAWS    = "aws"
+	ProviderMemory = "memory" // in-process fleet for tests and benchmarks
+)
+
+// Target says where the fleet runs and how big it must be after the release.
+type Target struct {
+	Provider  string     `json:"provider"`
+	Instances int        `json:"instances"`
+	Local     *LocalSpec `json:"local,omitempty"`
+	AWS       *AWSSpec   `json:"aws,omitempty"`
+}
+
+// LocalSpec configures the local cloud provider.
+type LocalSpec struct {
+	// Endpoint is the local cloud daemon's API, e.g. http://127.0.0.1:7070.
+	Endpoint string `json:"endpoint,omitempty"`
+	// Command starts one instance; {{.Version}} and {{.Port}} are substituted.
+	Command    []string          `json:"command"`
+	Env        map[string]string `json:"env,omitempty"`
+	HealthPath string            `json:"healthPath,omitempty"`
+}
+
+// AWSSpec configures the AWS provider.
+type AWSSpec struct {
+	Region           string   `json:"region"`
+	LaunchTemplate   string   `json:"launchTemplate"`
+	TargetGroups     []string `json:"targetGroups,omitempty"`
+	Subnets          []string `json:"subnets,omitempty"`
+	AutoScalingGroup string   `json:"autoScalingGroup,omitempty"`
+	Endpoint         string   `json:"endpoint,omitempty"`
+}
+
+// Bake methods.
+const (
+	BakeNone     = "none"
+	BakeEC2Image = "ec2-image"
+	BakePacker   = "packer"
+)
+
+// Bake says how the release's image is made.
+type Bake struct {
+	Method    string   `json:"method"`
+	BaseImage string   `json:"baseImage,omitempty"`
+	UserData  string   `json:"userData,omitempty"`
+	Template  string   `json:"template,omitempty"`
+	Timeout   Duration `json:"timeout,omitempty"`
+}
+
+// Canary is the first few new instances and how long they are watched.
+type Canary struct {
+	Instances int      `json:"instances,omitempty"`
+	Percent   int      `json:"percent,omitempty"`
+	Soak      Duration `json:"soak"`
+	Analysis  Analysis `json:"analysis"`
+	Approval  Approval `json:"approval"`
+}
+
+// Analysis providers.
+const (
+	AnalysisHealth     = "health" // instance health only
+	AnalysisScrape     = "scrape"
+	AnalysisPrometheus = "prometheus"
+)
+
+// Analysis says how the canary is checked during the soak.
+type Analysis struct {
+	Interval          Duration `json:"interval"`
+	Provider          string   `json:"provider"`
+	PrometheusURL     string   `json:"prometheusURL,omitempty"`
+	Metrics           []Metric `json:"metrics,omitempty"`
+	FailureLimit      int      `json:"failureLimit"`
+	InconclusiveLimit int      `json:"inconclusiveLimit,omitempty"`
+}
+
+// Metric is one canary-vs-baseline comparison.
+type Metric struct {
+	Name       string   `json:"name"`
+	Query      string   `json:"query,omitempty"`
+	Max        *float64 `json:"max,omitempty"`
+	Min        *float64 `json:"min,omitempty"`
+	VsBaseline float64  `json:"vsBaseline,omitempty"`
+	NoData     string   `json:"noData,omitempty"`
+}
+
+// What to do when the approval gate times out.
+const (
+	OnTimeoutAbort   = "abort"
+	OnTimeoutPromote = "promote"
+)
+
+// Approval is the human gate after the soak.
+type Approval struct {
+	Required  bool     `json:"required"`
+	Approvers []string `json:"approvers,omitempty"`
+	Timeout   Duration `json:"timeout,omitempty"`
+	OnTimeout string   `json:"onTimeout,omitempty"`
+}
+
+// Promote strategies.
+const (
+	StrategyRolling   = "rolling"
+	StrategyBlueGreen = "bluegreen"
+)
+
+// Promote says how the rest of the fleet moves to the new version.
+type Promote struct {
+	Strategy            string   `json:"strategy"`
+	Batch               string   `json:"batch,omitempty"` // a count ("2") or a percent ("25%")
+	MaxUnavailable      int      `json:"maxUnavailable"`
+	PauseBetweenBatches Duration `json:"pauseBetweenBatches,omitempty"`
+	// KeepOld is how long bluegreen keeps the old fleet attached-ready for instant rollback.
+	KeepOld Duration `json:"keepOld,omitempty"`
+}
+
+// Drain says how old instances leave the load balancer.
+type Drain struct {
+	DeregistrationDelay Duration          `json:"deregistrationDelay,omitempty"`
+	SessionMigration    *SessionMigration `json:"sessionMigration,omitempty"`
+	Timeout             Duration          `json:"timeout"`
+}
+
+// SessionMigration asks a detached instance to move its clients elsewhere.
+type SessionMigration struct {
+	Path string `json:"path"`
+}
+
+// Rollback says whether failures roll back by themselves.
+type Rollback struct {
+	Automatic bool `json:"automatic"`
+}
+
+// Hooks run at fixed points of the release; a failing hook rolls back.
+type Hooks struct {
+	PreTraffic  []Hook `json:"preTraffic,omitempty"`
+	PostPromote []Hook `json:"postPromote,omitempty"`
+}
+
+// Hook is an HTTP check against each new instance, or a command.
+type Hook struct {
+	Name    string       `json:"name,omitempty"`
+	HTTP    *HTTPHook    `json:"http,omitempty"`
+	Command *CommandHook `json:"command,omitempty"`
+	Timeout Duration     `json:"timeout,omitempty"`
+}
+
+// HTTPHook is a GET against each new instance that must answer Expect.
+type HTTPHook struct {
+	Path   string `json:"path"`
+	Expect int    `json:"expect"`
+}
+
+// CommandHook runs a program; exit status 0 passes.
+type CommandHook struct {
+	Args []string `json:"args"`
+}
+
+// Notify says where release events go.
+type Notify struct {
+	Slack *SlackNotify `json:"slack,omitempty"`
+}
+
+// SlackNotify is the Slack channel for a release thread.
+type SlackNotify struct {
+	Channel string `json:"channel"`
+}
+
+// ID is the workflow ID of a release of this spec: one at a time per service and environment.
+func (s *Spec) ID() string { return ReleaseID(s.Service, s.Environment) }
+
+// ReleaseID is the workflow ID for a service and environment.
+func ReleaseID(service, environment string) string {
+	return "release/" + service + "/" + environment
+}
+
+// Duration is a time.Duration written as a Go duration string ("4h", "30s") in YAML and JSON.
+type Duration time.Duration
+
+// D returns the value as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// MarshalJSON writes the duration as a string.
+func (d Duration) MarshalJSON() ([]byte, error) {
+	return json.Marshal(time.Duration(d).String())
+}
+
+// UnmarshalJSON reads a duration string.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("%s is not a duration (use e.g. 30s, 5m or 4h)", b)
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("%q is not a duration (use e.g. 30s, 5m or 4h)", s)
+	}
+	*d = Duration(v)
+	return nil
+}

@@ -1,0 +1,168 @@
+// Package workflows holds ReleaseWorkflow: the durable release of one version of one
+// service to one environment. Workflow code does no I/O; activities do.
+package workflows
+
+import (
+	"time"
+
+	"github.com/zerodown/zerodown/fleet"
+	"github.com/zerodown/zerodown/schemas"
+)
+
+// TaskQueue is where zerodown workers listen.
+const TaskQueue = "zerodown"
+
+// Names of the workflow, its updates (each also accepted as a signal) and its query.
+const (
+	ReleaseWorkflowName = "ReleaseWorkflow"
+	UpdateApprove       = "approve"
+	UpdateAbort         = "abort"
+	UpdatePause         = "pause"
+	UpdateResume        = "resume"
+	UpdatePromote       = "promote"
+	QueryStatus         = "status"
+)
+
+// Search attribute names; register them on the namespace before starting releases.
+const (
+	SAService     = "ZerodownService"
+	SAEnvironment = "ZerodownEnvironment"
+	SAVersion     = "ZerodownVersion"
+	SAPhase       = "ZerodownPhase"
+)
+
+// Phase is where a release is.
+type Phase string
+
+// The phases, in the order a successful release passes them.
+const (
+	PhasePlanning         Phase = "Planning"
+	PhaseBaking           Phase = "Baking"
+	PhaseCanary           Phase = "Canary"
+	PhaseSoaking          Phase = "Soaking"
+	PhaseAwaitingApproval Phase = "AwaitingApproval"
+	PhasePromoting        Phase = "Promoting"
+	PhaseDraining         Phase = "Draining"
+	PhaseSucceeded        Phase = "Succeeded"
+	PhaseRollingBack      Phase = "RollingBack"
+	PhaseRolledBack       Phase = "RolledBack"
+	PhaseFailed           Phase = "Failed"
+)
+
+// Terminal reports whether the release has ended.
+func (p Phase) Terminal() bool {
+	return p == PhaseSucceeded || p == PhaseRolledBack || p == PhaseFailed
+}
+
+// ReleaseInput starts a release. State is set only when the workflow continues as new.
+type ReleaseInput struct {
+	Spec      schemas.Spec `json:"spec"`
+	Version   string       `json:"version"`
+	Changelog string       `json:"changelog,omitempty"`
+	StartedBy string       `json:"startedBy,omitempty"`
+	// ChecksPerRun bounds the soak checks of one run before it continues as new,
+	// keeping each run's history small; 0 means DefaultChecksPerRun.
+	ChecksPerRun int           `json:"checksPerRun,omitempty"`
+	State        *ReleaseState `json:"state,omitempty"`
+}
+
+// DefaultChecksPerRun keeps one run of a long soak near 3,000 history events.
+const DefaultChecksPerRun = 300
+
+// ApproveRequest is the payload of the approve update.
+type ApproveRequest struct {
+	By      string `json:"by"`
+	Comment string `json:"comment,omitempty"`
+}
+
+// AbortRequest is the payload of the abort update.
+type AbortRequest struct {
+	By     string `json:"by"`
+	Reason string `json:"reason,omitempty"`
+}
+
+// ActorRequest is the payload of pause, resume and promote.
+type ActorRequest struct {
+	By string `json:"by"`
+}
+
+// Event is one line of a release's timeline.
+type Event struct {
+	Time    time.Time `json:"time"`
+	Phase   Phase     `json:"phase"`
+	Kind    string    `json:"kind"`
+	By      string    `json:"by,omitempty"`
+	Message string    `json:"message"`
+}
+
+// PhaseRecord is when a phase began.
+type PhaseRecord struct {
+	Phase   Phase     `json:"phase"`
+	Started time.Time `json:"started"`
+}
+
+// VersionCount is how many instances of a version exist, are healthy and take traffic.
+type VersionCount struct {
+	Version  string `json:"version"`
+	Total    int    `json:"total"`
+	Healthy  int    `json:"healthy"`
+	Attached int    `json:"attached"`
+}
+
+// CheckResult is the verdict of one canary check.
+type CheckResult struct {
+	Time    time.Time      `json:"time"`
+	Verdict string         `json:"verdict"` // Pass | Fail | Inconclusive
+	Summary string         `json:"summary"`
+	Details []MetricResult `json:"details,omitempty"`
+}
+
+// Verdicts.
+const (
+	VerdictPass         = "Pass"
+	VerdictFail         = "Fail"
+	VerdictInconclusive = "Inconclusive"
+)
+
+// MetricResult is one metric's numbers within a check.
+type MetricResult struct {
+	Name     string  `json:"name"`
+	Verdict  string  `json:"verdict"`
+	Canary   float64 `json:"canary"`
+	Baseline float64 `json:"baseline"`
+	Reason   string  `json:"reason,omitempty"`
+}
+
+// PendingApproval describes an open approval gate.
+type PendingApproval struct {
+	Approvers []string  `json:"approvers,omitempty"`
+	Since     time.Time `json:"since"`
+	Deadline  time.Time `json:"deadline,omitempty"`
+	OnTimeout string    `json:"onTimeout,omitempty"`
+}
+
+// Status is what the status query returns.
+type Status struct {
+	ReleaseID       string           `json:"releaseId"`
+	Service         string           `json:"service"`
+	Environment     string           `json:"environment"`
+	Version         string           `json:"version"`
+	PreviousVersion string           `json:"previousVersion,omitempty"`
+	Phase           Phase            `json:"phase"`
+	Phases          []PhaseRecord    `json:"phases"`
+	Paused          bool             `json:"paused"`
+	PausedBy        string           `json:"pausedBy,omitempty"`
+	Desired         int              `json:"desired"`
+	Versions        []VersionCount   `json:"versions"`
+	Traffic         map[string]int   `json:"traffic"` // percent of attached capacity per version
+	PendingApproval *PendingApproval `json:"pendingApproval,omitempty"`
+	Checks          []CheckResult    `json:"checks,omitempty"`
+	FailedChecks    int              `json:"failedChecks"`
+	SoakRemaining   time.Duration    `json:"soakRemaining"`
+	Batch           int              `json:"batch,omitempty"`
+	Batches         int              `json:"batches,omitempty"`
+	Timeline        []Event          `json:"timeline"`
+	Error           string           `json:"error,omitempty"`
+	Fleet           *fleet.State     `json:"fleet,omitempty"`
+	Run             int              `json:"run"` // how many times the release continued as new
+}
