@@ -5,6 +5,7 @@ package workflows
 import (
 	"time"
 
+	"github.com/zerodown/zerodown/analysis"
 	"github.com/zerodown/zerodown/fleet"
 	"github.com/zerodown/zerodown/schemas"
 )
@@ -109,29 +110,18 @@ type VersionCount struct {
 	Attached int    `json:"attached"`
 }
 
-// CheckResult is the verdict of one canary check.
-type CheckResult struct {
-	Time    time.Time      `json:"time"`
-	Verdict string         `json:"verdict"` // Pass | Fail | Inconclusive
-	Summary string         `json:"summary"`
-	Details []MetricResult `json:"details,omitempty"`
-}
+// CheckResult is the verdict of one canary check, with its numbers.
+type CheckResult = analysis.Result
+
+// MetricResult is one metric's numbers within a check.
+type MetricResult = analysis.MetricResult
 
 // Verdicts.
 const (
-	VerdictPass         = "Pass"
-	VerdictFail         = "Fail"
-	VerdictInconclusive = "Inconclusive"
+	VerdictPass         = analysis.Pass
+	VerdictFail         = analysis.Fail
+	VerdictInconclusive = analysis.Inconclusive
 )
-
-// MetricResult is one metric's numbers within a check.
-type MetricResult struct {
-	Name     string  `json:"name"`
-	Verdict  string  `json:"verdict"`
-	Canary   float64 `json:"canary"`
-	Baseline float64 `json:"baseline"`
-	Reason   string  `json:"reason,omitempty"`
-}
 
 // PendingApproval describes an open approval gate.
 type PendingApproval struct {
@@ -159,6 +149,11 @@ type Status struct {
 	Checks          []CheckResult    `json:"checks,omitempty"`
 	FailedChecks    int              `json:"failedChecks"`
 	SoakRemaining   time.Duration    `json:"soakRemaining"`
+	SoakEndsAt      time.Time        `json:"soakEndsAt,omitempty"`
+	AbortedBy       string           `json:"abortedBy,omitempty"`
+	StartedBy       string           `json:"startedBy,omitempty"`
+	Started         time.Time        `json:"started"`
+	Ended           time.Time        `json:"ended,omitempty"`
 	Batch           int              `json:"batch,omitempty"`
 	Batches         int              `json:"batches,omitempty"`
 	Timeline        []Event          `json:"timeline"`

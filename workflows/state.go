@@ -4,12 +4,16 @@ import "time"
 
 // ReleaseState is everything a release carries across continue-as-new.
 type ReleaseState struct {
-	Status       Status        `json:"status"`
-	Key          string        `json:"key"` // stable across runs: idempotency keys derive from it
-	OldIDs       []string      `json:"oldIds"`
-	CanaryIDs    []string      `json:"canaryIds"`
-	NewIDs       []string      `json:"newIds"`
-	DetachedOld  []string      `json:"detachedOld"`
+	Status Status `json:"status"`
+	// Key is stable across runs; launch idempotency keys derive from it.
+	Key          string        `json:"key"`
+	Image        string        `json:"image,omitempty"`
+	OldIDs       []string      `json:"oldIds"`      // what served when the release began
+	CanaryIDs    []string      `json:"canaryIds"`   // the canary, also in NewIDs
+	NewIDs       []string      `json:"newIds"`      // every instance of the new version
+	DetachedOld  []string      `json:"detachedOld"` // old instances out of the load balancer
 	SoakElapsed  time.Duration `json:"soakElapsed"`
+	ApprovedBy   string        `json:"approvedBy,omitempty"`
+	PromoteBy    string        `json:"promoteBy,omitempty"` // who asked to skip the soak
 	Inconclusive int           `json:"inconclusive"`
 }
