@@ -1,0 +1,101 @@
+// Command demoapp is the demo service zerodown releases: a small collaborative board
+// (HTTP API and WebSocket change streams) whose state lives in a SQLite file shared by
+// every instance, so any instance can serve any user and users can move between them.
+//
+// Fault flags make a bad version for demonstrating automatic rollback:
+//
+//	demoapp --version v2 --port 8081 --store /tmp/board.db --error-rate 0.3
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/zerodown/zerodown/examples/demoapp/board"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "demoapp:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	var (
+		version         = flag.String("version", "", "version this instance runs (required); labels metrics and responses")
+		port            = flag.Int("port", 0, "port to listen on at 127.0.0.1 (or use --addr)")
+		addr            = flag.String("addr", "", "address to listen on, e.g. 127.0.0.1:8080 (default 127.0.0.1:8080)")
+		store           = flag.String("store", "demoapp.db", "SQLite file shared by all instances")
+		errorRate       = flag.Float64("error-rate", 0, "fault: fraction of API requests answered 500 (0..1)")
+		latency         = flag.Duration("latency", 0, "fault: latency added to every API request")
+		failHealth      = flag.Bool("fail-health", false, "fault: /healthz answers 503")
+		crashOnStart    = flag.Bool("crash-on-start", false, "fault: exit 1 right after starting")
+		shutdownTimeout = flag.Duration("shutdown-timeout", 10*time.Second, "bound on graceful shutdown after SIGTERM")
+		drainDelay      = flag.Duration("drain-delay", 0, "after SIGTERM, keep serving with /healthz 503 this long before closing the listener")
+		poll            = flag.Duration("poll", 50*time.Millisecond, "how often to poll the store for changes made through other instances")
+		logLevel        = flag.String("log-level", "info", "debug, info, warn or error")
+	)
+	flag.Parse()
+
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		return fmt.Errorf("--log-level: %w", err)
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})).With("version", *version, "pid", os.Getpid())
+
+	if *version == "" {
+		return errors.New("--version is required")
+	}
+	listen := *addr
+	switch {
+	case listen != "" && *port != 0:
+		return errors.New("use --port or --addr, not both")
+	case *port != 0:
+		listen = net.JoinHostPort("127.0.0.1", strconv.Itoa(*port))
+	case listen == "":
+		listen = "127.0.0.1:8080"
+	}
+	if *crashOnStart {
+		log.Error("crashing on start, as asked by --crash-on-start")
+		os.Exit(1)
+	}
+
+	st, err := board.OpenStore(*store)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	srv, err := board.New(board.Config{
+		Version:      *version,
+		Store:        st,
+		ErrorRate:    *errorRate,
+		Latency:      *latency,
+		FailHealth:   *failHealth,
+		PollInterval: *poll,
+		Logger:       log,
+	})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		srv.Close()
+		return err
+	}
+	log.Info("demoapp listening", "addr", ln.Addr().String(), "store", *store,
+		"error_rate", *errorRate, "latency", *latency, "fail_health", *failHealth)
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	return srv.Serve(ctx, ln, *drainDelay, *shutdownTimeout)
+}
