@@ -9,7 +9,7 @@ TEMPORAL_SERVER_VERSION := 1.29.1
 export TEMPORAL_CLI ?= $(GOBIN)/temporal
 BIN := bin
 
-.PHONY: all build test test-short lint temporal-cli demo demo-bad clean
+.PHONY: all build test test-short lint temporal-cli record-histories demo demo-bad clean
 
 all: build
 
@@ -35,6 +35,11 @@ test: temporal-cli
 # Unit and workflow tests only, no servers.
 test-short:
 	$(GO) test -short -count=1 ./...
+
+# Records fresh workflow histories from a real dev server into workflows/testdata/histories,
+# which the replay test replays forever after. Do it before changing workflow code.
+record-histories: temporal-cli
+	ZERODOWN_RECORD=1 $(GO) test -count=1 -run 'TestReleaseOnDevServer' ./workflows/
 
 lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)
