@@ -1,0 +1,100 @@
+package schemas
+
+import "time"
+
+// The defaults, each also stated with `default` in release.schema.json; a test keeps the two
+// in step.
+const (
+	defaultBakeMethod          = BakeNone
+	defaultBakeTimeout         = 30 * time.Minute
+	defaultCanaryInstances     = 1
+	defaultSoak                = 10 * time.Minute
+	defaultInterval            = time.Minute
+	defaultAnalysisProvider    = AnalysisHealth
+	defaultFailureLimit        = 2
+	defaultNoData              = "inconclusive"
+	defaultApprovalTimeout     = 24 * time.Hour
+	defaultOnTimeout           = OnTimeoutAbort
+	defaultStrategy            = StrategyRolling
+	defaultBatch               = "25%"
+	defaultDrainTimeout        = 5 * time.Minute
+	defaultLocalEndpoint       = "http://127.0.0.1:7070"
+	defaultHealthPath          = "/healthz"
+	defaultHookTimeout         = 30 * time.Second
+	defaultHTTPExpect          = 200
+	defaultRollbackIsAutomatic = true
+)
+
+// Defaults fills every unset field that has a default. Parse calls it; call it on a Spec
+// built in code before Validate.
+//
+// Only fields whose zero value is not a valid setting are filled, so a zero never hides a
+// choice. The exception is Rollback.Automatic, whose default is true but whose zero (false)
+// is a valid choice: Parse decides it from the document; in code, set it yourself.
+// Fields whose default is zero (maxUnavailable, pauseBetweenBatches, keepOld,
+// deregistrationDelay, inconclusiveLimit, approval.required) need nothing.
+func Defaults(s *Spec) {
+	if s.Bake.Method == "" {
+		s.Bake.Method = defaultBakeMethod
+	}
+	setDuration(&s.Bake.Timeout, defaultBakeTimeout)
+
+	if l := s.Target.Local; l != nil {
+		if l.Endpoint == "" {
+			l.Endpoint = defaultLocalEndpoint
+		}
+		if l.HealthPath == "" {
+			l.HealthPath = defaultHealthPath
+		}
+	}
+
+	c := &s.Canary
+	if c.Instances == 0 && c.Percent == 0 {
+		c.Instances = defaultCanaryInstances
+	}
+	setDuration(&c.Soak, defaultSoak)
+
+	a := &c.Analysis
+	setDuration(&a.Interval, defaultInterval)
+	if a.Provider == "" {
+		a.Provider = defaultAnalysisProvider
+	}
+	if a.FailureLimit == 0 {
+		a.FailureLimit = defaultFailureLimit
+	}
+	for i := range a.Metrics {
+		if a.Metrics[i].NoData == "" {
+			a.Metrics[i].NoData = defaultNoData
+		}
+	}
+
+	setDuration(&c.Approval.Timeout, defaultApprovalTimeout)
+	if c.Approval.OnTimeout == "" {
+		c.Approval.OnTimeout = defaultOnTimeout
+	}
+
+	if s.Promote.Strategy == "" {
+		s.Promote.Strategy = defaultStrategy
+	}
+	if s.Promote.Batch == "" {
+		s.Promote.Batch = defaultBatch
+	}
+
+	setDuration(&s.Drain.Timeout, defaultDrainTimeout)
+
+	for _, hooks := range [][]Hook{s.Hooks.PreTraffic, s.Hooks.PostPromote} {
+		for i := range hooks {
+			h := &hooks[i]
+			setDuration(&h.Timeout, defaultHookTimeout)
+			if h.HTTP != nil && h.HTTP.Expect == 0 {
+				h.HTTP.Expect = defaultHTTPExpect
+			}
+		}
+	}
+}
+
+func setDuration(d *Duration, def time.Duration) {
+	if *d == 0 {
+		*d = Duration(def)
+	}
+}
