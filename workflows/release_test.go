@@ -483,3 +483,24 @@ func TestContinueAsNewKeepsState(t *testing.T) {
 	require.True(t, kept, "the canary from the first run is part of the final fleet")
 	h2.fleetIs("v2", 4)
 }
+
+func TestManualRollbackWaitsForAbort(t *testing.T) {
+	h := newHarness(t)
+	s := spec()
+	s.Rollback.Automatic = false
+	h.env.RegisterDelayedCallback(func() { h.fleet.SetUnhealthy("v2", true) }, 10*time.Minute)
+	var halted workflows.Status
+	h.env.RegisterDelayedCallback(func() {
+		v, err := h.env.QueryWorkflow(workflows.QueryStatus)
+		require.NoError(t, err)
+		require.NoError(t, v.Get(&halted))
+	}, 5*time.Hour)
+	h.update(workflows.UpdateAbort, workflows.AbortRequest{By: "oncall", Reason: "canary unhealthy"}, 6*time.Hour)
+	st, err := h.run(s)
+	require.Equal(t, workflows.ErrTypeAborted, errType(err))
+	// Hours after the failure the fleet was left as it was, canary included.
+	require.True(t, hasEvent(halted, "halted", ""))
+	require.Len(t, halted.Fleet.Instances, 5)
+	require.Equal(t, "oncall", st.AbortedBy)
+	h.fleetIs("v1", 4)
+}
