@@ -91,6 +91,7 @@ func ReleaseWorkflow(ctx workflow.Context, in ReleaseInput) (Status, error) {
 	rctx, _ := workflow.NewDisconnectedContext(ctx)
 	reason := r.reasonFor(err)
 	if !r.spec.Rollback.Automatic && r.abort == nil {
+		r.st.Status.Error = reason + " (halted: abort to roll back)"
 		r.event(rctx, "halted", "", reason+"; rollback.automatic is false: abort to roll back")
 		_ = workflow.Await(rctx, func() bool { return r.abort != nil })
 		reason = r.reasonFor(err)

@@ -500,6 +500,7 @@ func TestManualRollbackWaitsForAbort(t *testing.T) {
 	require.Equal(t, workflows.ErrTypeAborted, errType(err))
 	// Hours after the failure the fleet was left as it was, canary included.
 	require.True(t, hasEvent(halted, "halted", ""))
+	require.Contains(t, halted.Error, "halted: abort to roll back")
 	require.Len(t, halted.Fleet.Instances, 5)
 	require.Equal(t, "oncall", st.AbortedBy)
 	h.fleetIs("v1", 4)
