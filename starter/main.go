@@ -1,0 +1,20 @@
+// Command zerodown is the release CLI that CI and humans use: validate, plan, start,
+// approve, abort, pause, resume, promote, status and list releases.
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/zerodown/zerodown/internal/cli"
+)
+
+func main() {
+	// Ctrl-C stops waiting, never the release: it runs on in Temporal.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := cli.Main(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
