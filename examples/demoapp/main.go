@@ -97,5 +97,9 @@ func run() error {
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
+	go func() {
+		<-ctx.Done()
+		stop() // a second signal kills at once, for an operator who cannot wait
+	}()
 	return srv.Serve(ctx, ln, *drainDelay, *shutdownTimeout)
 }
