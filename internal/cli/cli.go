@@ -131,6 +131,7 @@ file); --address and --namespace override it.
 		a.statusCommand(),
 		a.listCommand(),
 		a.workerCommand(),
+		a.localcloudCommand(),
 	)
 	return root
 }

@@ -5,12 +5,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/zerodown/zerodown/fleet/local"
 	"github.com/zerodown/zerodown/internal/workerapp"
 )
 
@@ -67,7 +67,7 @@ on the fleets of the given providers. It serves SDK metrics for Prometheus on
 	f := cmd.Flags()
 	f.StringSliceVar(&providers, "providers", workerapp.DefaultProviders,
 		"fleet providers to serve, comma-separated (known: "+strings.Join(workerapp.KnownProviders(), ", ")+")")
-	f.StringVar(&localEndpoint, "local-endpoint", os.Getenv("ZERODOWN_LOCALCLOUD"), "local cloud API for specs that name none (default: $ZERODOWN_LOCALCLOUD)")
+	f.StringVar(&localEndpoint, "local-endpoint", "", "local cloud API for specs that name none (default: $"+workerapp.LocalEndpointEnv+", then "+local.DefaultEndpoint+")")
 	f.StringVar(&metricsAddress, "metrics", workerapp.DefaultMetricsAddress, "host:port serving /metrics for Prometheus; empty disables")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	f.DurationVar(&stopTimeout, "stop-timeout", workerapp.DefaultStopTimeout, "on SIGINT/SIGTERM, how long running activities may finish")

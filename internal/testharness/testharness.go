@@ -86,9 +86,13 @@ func StartDevServer(t testing.TB) client.Client {
 
 // StartServer starts a Temporal dev server on 127.0.0.1 and a free port, headless, with
 // an in-memory store and zerodown's search attributes; it stops when the test ends.
-// A missing Temporal CLI fails the test: integration tests are not optional.
+// A missing Temporal CLI fails the test: integration tests are not optional. Only
+// `go test -short` (make test-short: no servers) skips them.
 func StartServer(t testing.TB) *Server {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("starts a Temporal dev server; runs without -short")
+	}
 	exe, err := TemporalCLI()
 	if err != nil {
 		t.Fatal(err)
