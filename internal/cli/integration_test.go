@@ -138,4 +138,42 @@ func TestFailedReleaseRollsBackWithExitCode5(t *testing.T) {
 	require.True(t, ok)
 	require.Equal(t, workflows.PhaseRolledBack, st.Phase)
 	require.NotEmpty(t, st.Error)
+
+	// --watch on an ended release prints it once and exits with its outcome.
+	r := e.run(t, "status", "board/prod", "--watch")
+	require.Equal(t, cli.ExitRolledBack, r.code)
+	require.Contains(t, r.stdout, "phase    RolledBack")
+}
+
+func TestPauseResumePromoteThroughTheCLI(t *testing.T) {
+	e := newEnv(t)
+	waited := e.start(t, "start", "-f", "testdata/longsoak.yaml", "--version", "v2", "--wait")
+	e.waitPhase(t, "api/staging", workflows.PhaseSoaking)
+
+	r := e.run(t, "pause", "api/staging", "--by", "alice")
+	require.Equal(t, cli.ExitSucceeded, r.code)
+	st, ok := e.status(t, "api/staging")
+	require.True(t, ok)
+	require.True(t, st.Paused)
+	require.Equal(t, "alice", st.PausedBy)
+
+	r = e.run(t, "pause", "api/staging", "--by", "bob")
+	require.Equal(t, cli.ExitRefused, r.code)
+	require.Contains(t, r.stderr, "refused: already paused by alice")
+
+	require.Equal(t, cli.ExitSucceeded, e.run(t, "resume", "api/staging", "--by", "alice").code)
+	// An hour of soak left: promote skips it.
+	r = e.run(t, "promote", "api/staging", "--by", "alice")
+	require.Equal(t, cli.ExitSucceeded, r.code)
+	res := <-waited
+	require.Equal(t, cli.ExitSucceeded, res.code)
+	require.Contains(t, res.stdout, "paused: ")
+	require.Contains(t, res.stdout, "succeeded: api v2 to staging, 2 instance(s) serving")
+
+	r = e.run(t, "approve", "nosuch/env")
+	require.Equal(t, cli.ExitError, r.code)
+	require.Equal(t, "error: no release release/nosuch/env: start one with zerodown start\n", r.stderr)
+	r = e.run(t, "status", "nosuch/env")
+	require.Equal(t, cli.ExitError, r.code)
+	require.Equal(t, "error: no release release/nosuch/env\n", r.stderr)
 }
