@@ -5,6 +5,9 @@
 // Fault flags make a bad version for demonstrating automatic rollback:
 //
 //	demoapp --version v2 --port 8081 --store /tmp/board.db --error-rate 0.3
+//
+// A bad build can also carry its faults inside the binary, as a real bad release
+// carries its bug: `go build -ldflags "-X main.bakedFlags=--error-rate=0.3"`.
 package main
 
 import (
@@ -17,11 +20,16 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/zerodown/zerodown/examples/demoapp/board"
 )
+
+// bakedFlags are flags compiled into a build (-ldflags -X); the command line comes after
+// them and wins.
+var bakedFlags string
 
 func main() {
 	if err := run(); err != nil {
@@ -39,13 +47,16 @@ func run() error {
 		errorRate       = flag.Float64("error-rate", 0, "fault: fraction of API requests answered 500 (0..1)")
 		latency         = flag.Duration("latency", 0, "fault: latency added to every API request")
 		failHealth      = flag.Bool("fail-health", false, "fault: /healthz answers 503")
+		unhealthyAfter  = flag.Duration("unhealthy-after", 0, "fault: /healthz answers 503 once this long has passed since start")
 		crashOnStart    = flag.Bool("crash-on-start", false, "fault: exit 1 right after starting")
 		shutdownTimeout = flag.Duration("shutdown-timeout", 10*time.Second, "bound on graceful shutdown after SIGTERM")
 		drainDelay      = flag.Duration("drain-delay", 0, "after SIGTERM, keep serving with /healthz 503 this long before closing the listener")
 		poll            = flag.Duration("poll", 50*time.Millisecond, "how often to poll the store for changes made through other instances")
 		logLevel        = flag.String("log-level", "info", "debug, info, warn or error")
 	)
-	flag.Parse()
+	if err := flag.CommandLine.Parse(append(strings.Fields(bakedFlags), os.Args[1:]...)); err != nil {
+		return err
+	}
 
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
@@ -76,13 +87,14 @@ func run() error {
 	}
 	defer st.Close()
 	srv, err := board.New(board.Config{
-		Version:      *version,
-		Store:        st,
-		ErrorRate:    *errorRate,
-		Latency:      *latency,
-		FailHealth:   *failHealth,
-		PollInterval: *poll,
-		Logger:       log,
+		Version:        *version,
+		Store:          st,
+		ErrorRate:      *errorRate,
+		Latency:        *latency,
+		FailHealth:     *failHealth,
+		UnhealthyAfter: *unhealthyAfter,
+		PollInterval:   *poll,
+		Logger:         log,
 	})
 	if err != nil {
 		return err
@@ -93,7 +105,7 @@ func run() error {
 		return err
 	}
 	log.Info("demoapp listening", "addr", ln.Addr().String(), "store", *store,
-		"error_rate", *errorRate, "latency", *latency, "fail_health", *failHealth)
+		"error_rate", *errorRate, "latency", *latency, "fail_health", *failHealth, "unhealthy_after", *unhealthyAfter)
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()

@@ -297,6 +297,15 @@ func TestHealthAndLatencyFaults(t *testing.T) {
 	require.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
 	require.Equal(t, "v2", resp.Header.Get(board.VersionHeader))
 
+	// A version that goes bad while it soaks: healthy first, then 503.
+	leaky := startInstance(t, path, board.Config{Version: "v3", UnhealthyAfter: 100 * time.Millisecond})
+	resp, _ = do(t, http.MethodGet, leaky.ts.URL+"/healthz", nil)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Eventually(t, func() bool {
+		resp, _ := do(t, http.MethodGet, leaky.ts.URL+"/healthz", nil)
+		return resp.StatusCode == http.StatusServiceUnavailable
+	}, 5*time.Second, 20*time.Millisecond)
+
 	slow := startInstance(t, path, board.Config{Latency: 150 * time.Millisecond})
 	start := time.Now()
 	resp, _ = do(t, http.MethodGet, slow.ts.URL+"/api/boards/s/items", nil)

@@ -38,6 +38,9 @@ type Config struct {
 	ErrorRate  float64       // fraction of API requests answered 500
 	Latency    time.Duration // added to every API request
 	FailHealth bool          // /healthz answers 503
+	// UnhealthyAfter makes /healthz answer 503 once this long has passed since start: a
+	// version that passes its first checks and goes bad while it soaks (a leak, say).
+	UnhealthyAfter time.Duration
 
 	// PollInterval is how often the store's change log is polled for changes made
 	// through other instances. Default 50ms.
@@ -54,6 +57,7 @@ type Server struct {
 	handler http.Handler
 
 	draining atomic.Bool
+	started  time.Time
 
 	ctx    context.Context // ends when the server closes; WebSocket loops follow it
 	cancel context.CancelFunc
@@ -83,7 +87,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{cfg: cfg, store: cfg.Store, log: cfg.Logger}
+	s := &Server{cfg: cfg, store: cfg.Store, log: cfg.Logger, started: time.Now()}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.initMetrics()
 	s.hub = newHub(s.store, cfg.PollInterval, s.log)
@@ -346,7 +350,7 @@ func (s *Server) smoke(w http.ResponseWriter, r *http.Request) {
 func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	switch {
-	case s.cfg.FailHealth:
+	case s.cfg.FailHealth, s.cfg.UnhealthyAfter > 0 && time.Since(s.started) > s.cfg.UnhealthyAfter:
 		w.WriteHeader(http.StatusServiceUnavailable)
 		fmt.Fprintf(w, "unhealthy %s\n", s.cfg.Version)
 	case s.draining.Load():
