@@ -25,6 +25,9 @@ const (
 	ErrTypeNotSupported  = "NotSupported"
 )
 
+// DefaultHealthTimeout bounds health waits when the spec sets no target.healthTimeout.
+const DefaultHealthTimeout = 5 * time.Minute
+
 // Activities is registered with the worker; its methods are the release's activities.
 type Activities struct {
 	Fleets fleet.Registry
@@ -151,12 +154,20 @@ func (a *Activities) WaitHealthy(ctx context.Context, in IDsInput) error {
 	if err != nil {
 		return err
 	}
-	err = f.WaitHealthy(a.withHeartbeat(ctx), in.IDs)
+	timeout := in.Target.HealthTimeout.D()
+	if timeout <= 0 {
+		timeout = DefaultHealthTimeout
+	}
+	wctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	err = f.WaitHealthy(a.withHeartbeat(wctx), in.IDs)
 	switch {
 	case err == nil:
 		return nil
 	case ctx.Err() != nil:
-		return err // cancelled or timed out: Temporal decides
+		return err // cancelled, or the activity timed out: Temporal decides
+	case wctx.Err() != nil:
+		return nonRetryable(ErrTypeUnhealthy, fmt.Errorf("instances %v not healthy after %s (target.healthTimeout)", in.IDs, timeout))
 	case errors.Is(err, fleet.ErrInvalidConfig):
 		return classify(err)
 	default:

@@ -152,3 +152,17 @@ func TestBakeNoneUsesTheVersion(t *testing.T) {
 	require.NoError(t, out.Get(&image))
 	require.Equal(t, "v2", image)
 }
+
+func TestWaitHealthyGivesUpAfterTheHealthTimeout(t *testing.T) {
+	env, f, acts := setup(t)
+	f.SetSlow("v2", true)
+	out, err := env.ExecuteActivity(acts.Launch, activities.LaunchInput{Target: target, Key: "k", Version: "v2", Count: 1})
+	require.NoError(t, err)
+	var ins []fleet.Instance
+	require.NoError(t, out.Get(&ins))
+	slow := target
+	slow.HealthTimeout = schemas.Duration(50 * time.Millisecond)
+	_, err = env.ExecuteActivity(acts.WaitHealthy, activities.IDsInput{Target: slow, IDs: []string{ins[0].ID}})
+	require.Equal(t, activities.ErrTypeUnhealthy, nonRetryableType(err))
+	require.ErrorContains(t, err, "not healthy after 50ms (target.healthTimeout)")
+}

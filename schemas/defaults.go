@@ -20,6 +20,7 @@ const (
 	defaultDrainTimeout        = 5 * time.Minute
 	defaultLocalEndpoint       = "http://127.0.0.1:7070"
 	defaultHealthPath          = "/healthz"
+	defaultHealthTimeout       = 5 * time.Minute
 	defaultHookTimeout         = 30 * time.Second
 	defaultHTTPExpect          = 200
 	defaultRollbackIsAutomatic = true
@@ -39,6 +40,7 @@ func Defaults(s *Spec) {
 	}
 	setDuration(&s.Bake.Timeout, defaultBakeTimeout)
 
+	setDuration(&s.Target.HealthTimeout, defaultHealthTimeout)
 	if l := s.Target.Local; l != nil {
 		if l.Endpoint == "" {
 			l.Endpoint = defaultLocalEndpoint

@@ -33,10 +33,12 @@ const (
 
 // Target says where the fleet runs and how big it must be after the release.
 type Target struct {
-	Provider  string     `json:"provider"`
-	Instances int        `json:"instances"`
-	Local     *LocalSpec `json:"local,omitempty"`
-	AWS       *AWSSpec   `json:"aws,omitempty"`
+	Provider  string `json:"provider"`
+	Instances int    `json:"instances"`
+	// HealthTimeout bounds how long new instances may take to become healthy.
+	HealthTimeout Duration   `json:"healthTimeout,omitempty"`
+	Local         *LocalSpec `json:"local,omitempty"`
+	AWS           *AWSSpec   `json:"aws,omitempty"`
 }
 
 // LocalSpec configures the local cloud provider.

@@ -227,7 +227,7 @@ func (r *release) launchHealthy(ctx workflow.Context, step string, count int) ([
 	}
 	// Record before waiting: if health fails, rollback must know to remove them.
 	r.st.NewIDs = appendNew(r.st.NewIDs, ids...)
-	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, longOptions(10*time.Minute)), a.WaitHealthy, r.ids(ids)).Get(ctx, nil); err != nil {
+	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, r.healthOptions()), a.WaitHealthy, r.ids(ids)).Get(ctx, nil); err != nil {
 		return nil, err
 	}
 	return ids, nil
@@ -753,6 +753,16 @@ func longOptions(d time.Duration) workflow.ActivityOptions {
 	o.StartToCloseTimeout = d
 	o.HeartbeatTimeout = 30 * time.Second
 	return o
+}
+
+// healthOptions leave the activity room to report target.healthTimeout itself, as a
+// non-retryable error that names the instances, before Temporal's own timeout.
+func (r *release) healthOptions() workflow.ActivityOptions {
+	t := r.spec.Target.HealthTimeout.D()
+	if t <= 0 {
+		t = activities.DefaultHealthTimeout
+	}
+	return longOptions(t + time.Minute)
 }
 
 func rollbackOptions() workflow.ActivityOptions {
