@@ -18,7 +18,6 @@ const (
 	defaultStrategy            = StrategyRolling
 	defaultBatch               = "25%"
 	defaultDrainTimeout        = 5 * time.Minute
-	defaultLocalEndpoint       = "http://127.0.0.1:7070"
 	defaultHealthPath          = "/healthz"
 	defaultHealthTimeout       = 5 * time.Minute
 	defaultHookTimeout         = 30 * time.Second
@@ -42,9 +41,6 @@ func Defaults(s *Spec) {
 
 	setDuration(&s.Target.HealthTimeout, defaultHealthTimeout)
 	if l := s.Target.Local; l != nil {
-		if l.Endpoint == "" {
-			l.Endpoint = defaultLocalEndpoint
-		}
 		if l.HealthPath == "" {
 			l.HealthPath = defaultHealthPath
 		}

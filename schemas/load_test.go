@@ -92,7 +92,7 @@ func TestMinimalSpecGetsDefaults(t *testing.T) {
 	s, err := schemas.Load(filepath.Join("testdata", "minimal.yaml"))
 	require.NoError(t, err)
 
-	require.Equal(t, "http://127.0.0.1:7070", s.Target.Local.Endpoint)
+	require.Empty(t, s.Target.Local.Endpoint, "the worker's endpoint applies")
 	require.Equal(t, "/healthz", s.Target.Local.HealthPath)
 	require.Equal(t, schemas.Bake{Method: schemas.BakeNone, Timeout: schemas.Duration(30 * time.Minute)}, s.Bake)
 	require.Equal(t, 1, s.Canary.Instances)
