@@ -3,6 +3,7 @@
 package localcloud_test
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/zerodown/zerodown/internal/localcloud"
 	"github.com/zerodown/zerodown/internal/localcloud/api"
 	"github.com/zerodown/zerodown/internal/localcloud/localcloudtest"
 )
@@ -89,4 +91,11 @@ func TestInstancesGetTheirTemplateAndEnvironment(t *testing.T) {
 	b, err := io.ReadAll(resp.Body)
 	require.NoError(t, err)
 	require.Equal(t, "v9 "+in.ID+"\n", string(b), "{{.Version}} and {{.ID}} are substituted")
+}
+
+func TestTheAPIOnlyListensOnLoopback(t *testing.T) {
+	cfg := localcloudtest.TestConfig(t.TempDir())
+	cfg.Listen = "0.0.0.0:0"
+	_, err := localcloud.Start(context.Background(), cfg)
+	require.ErrorContains(t, err, "loopback")
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"strings"
 	"time"
 )
@@ -102,6 +103,12 @@ func (c Config) validate() error {
 	var errs []error
 	if c.Listen == c.LB && !strings.HasSuffix(c.Listen, ":0") {
 		errs = append(errs, fmt.Errorf("listen and lb must differ (both %s)", c.Listen))
+	}
+	// The API runs any command it is given: it must never be reachable from elsewhere.
+	if host, _, err := net.SplitHostPort(c.Listen); err != nil {
+		errs = append(errs, fmt.Errorf("listen %q: %v", c.Listen, err))
+	} else if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		errs = append(errs, fmt.Errorf("listen %q: the API starts processes, so it only listens on loopback (127.0.0.1)", c.Listen))
 	}
 	if c.DefaultHealthPath[0] != '/' {
 		errs = append(errs, fmt.Errorf("default health path %q must start with /", c.DefaultHealthPath))
