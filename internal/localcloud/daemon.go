@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -67,6 +68,12 @@ func Start(ctx context.Context, cfg Config) (*Daemon, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
+	// Absolute, so that log paths in the API mean the same to every reader.
+	dir, err := filepath.Abs(cfg.StateDir)
+	if err != nil {
+		return nil, err
+	}
+	cfg.StateDir = dir
 	if err := os.MkdirAll(filepath.Join(cfg.StateDir, "logs"), 0o755); err != nil {
 		return nil, err
 	}
@@ -221,6 +228,7 @@ func (d *Daemon) shutdown(terminate bool) {
 func (d *Daemon) adopt(st stateFile) {
 	d.launches = st.Launches
 	d.weights = st.Weights
+	st.Instances = d.prune(st.Instances)
 	var adopted, resumeStop []*instance
 	for _, rec := range st.Instances {
 		in := newInstance(rec)
@@ -270,6 +278,30 @@ func (d *Daemon) adopt(st stateFile) {
 	for _, in := range resumeStop {
 		go d.terminate([]*instance{in})
 	}
+}
+
+// forgetAfter is how long a terminated instance (and its launch key) is remembered:
+// long enough for any retry of the launch that made it, short enough that the state
+// file does not grow for ever.
+const forgetAfter = 7 * 24 * time.Hour
+
+// prune drops long-terminated instances, and launch keys none of whose instances is left.
+func (d *Daemon) prune(recs []record) []record {
+	kept := recs[:0]
+	left := map[string]bool{}
+	for _, rec := range recs {
+		if rec.Status == api.StatusTerminated && time.Since(rec.EndedAt) > forgetAfter {
+			continue
+		}
+		kept = append(kept, rec)
+		left[rec.ID] = true
+	}
+	for key, l := range d.launches {
+		if !slices.ContainsFunc(l.IDs, func(id string) bool { return left[id] }) {
+			delete(d.launches, key)
+		}
+	}
+	return kept
 }
 
 // markLost records an instance whose process vanished without an exit status.

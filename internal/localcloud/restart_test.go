@@ -4,8 +4,11 @@ package localcloud_test
 
 import (
 	"net/http"
+	"os"
+	"path/filepath"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -28,7 +31,7 @@ func TestARestartedDaemonAdoptsItsInstances(t *testing.T) {
 	}
 	// One dies while no daemon watches.
 	require.NoError(t, syscall.Kill(dead.PID, syscall.SIGKILL))
-	require.True(t, localcloudtest.WaitGone(dead.PID, 5e9))
+	require.True(t, localcloudtest.WaitGone(dead.PID, 5*time.Second))
 
 	d2 := localcloudtest.Start(t, cfg)
 	st := state(t, d2)
@@ -58,4 +61,22 @@ func TestARestartedDaemonAdoptsItsInstances(t *testing.T) {
 	// Adopted processes are not the new daemon's children; terminating them still works.
 	ok(t, d2, http.MethodPost, api.PathTerminate, api.IDs{IDs: []string{a.ID}})
 	require.True(t, localcloudtest.Gone(a.PID))
+}
+
+func TestLongTerminatedInstancesAreForgotten(t *testing.T) {
+	dir := t.TempDir()
+	ended := time.Now().Add(-8 * 24 * time.Hour).Format(time.RFC3339)
+	state := `{"version": 1,
+	  "instances": [{"id": "i-old", "version": "v0", "launchKey": "ancient", "port": 1, "args": ["x"],
+	                 "healthPath": "/healthz", "logPath": "x.log", "status": "terminated", "endedAt": "` + ended + `"}],
+	  "launches": {"ancient": {"version": "v0", "count": 1, "ids": ["i-old"]}}}`
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "state.json"), []byte(state), 0o644))
+	d := localcloudtest.Start(t, localcloudtest.TestConfig(dir))
+
+	var all api.State
+	_, err := d.Do(http.MethodGet, api.PathState+"?all=1", nil, &all)
+	require.NoError(t, err)
+	require.Empty(t, all.Instances)
+	in := launch(t, d, "ancient", "v1", 1, nil)[0]
+	require.NotEqual(t, "i-old", in.ID, "a forgotten key launches afresh")
 }
