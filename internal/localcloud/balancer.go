@@ -69,9 +69,13 @@ func (t *lbTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		body = &guardedBody{rc: req.Body}
 	}
 	var skip *instance
+	var firstErr error
 	for attempt := 0; ; attempt++ {
 		l, err := t.d.acquire(skip)
 		if err != nil {
+			if firstErr != nil {
+				return nil, firstErr // no other target: report why the first failed
+			}
 			return nil, err
 		}
 		ctx, cancel := context.WithCancel(req.Context())
@@ -87,7 +91,7 @@ func (t *lbTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			l.release()
 			if attempt == 0 && !aborted && req.Context().Err() == nil && retryable(req, body, err) {
 				t.d.log.Debug("retrying on another target", "failed", l.id, "err", err)
-				skip = l.inst
+				skip, firstErr = l.inst, err
 				continue
 			}
 			return nil, err

@@ -4,8 +4,11 @@ package localcloud_test
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -202,4 +205,98 @@ func TestConnectionRefusedIsRetriedOnAnotherTarget(t *testing.T) {
 		resp.Body.Close()
 		require.Equal(t, http.StatusOK, resp.StatusCode)
 	}
+}
+
+func TestAttachDetachChurnLosesNoRequest(t *testing.T) {
+	d := start(t)
+	ins := launch(t, d, "k", "v1", 2, nil)
+	attach(t, d, ins...)
+	waitHealthy(t, d, ins...)
+
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	var served atomic.Int64
+	var wg sync.WaitGroup
+	for range 16 {
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				resp, err := client.Get(d.LB + "/slow?ms=5")
+				if err != nil {
+					t.Errorf("request lost: %v", err)
+					return
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK {
+					t.Errorf("request failed: %s", resp.Status)
+					return
+				}
+				served.Add(1)
+			}
+		})
+	}
+	// Traffic moves from one instance to the other and back, attach before detach, as
+	// a release does: there is always a target, so no request may fail.
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for i := 0; ctx.Err() == nil; i++ {
+		from, to := ins[i%2], ins[(i+1)%2]
+		attach(t, d, to)
+		detach(t, d, "", from)
+		<-tick.C
+	}
+	wg.Wait()
+	require.Greater(t, served.Load(), int64(100))
+}
+
+func TestRollingReplacementUnderLoadLosesNothing(t *testing.T) {
+	d := start(t)
+	old := launch(t, d, "old", "v1", 2, nil)
+	attach(t, d, old...)
+	waitHealthy(t, d, old...)
+
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	perVersion := map[string]int{}
+	for range 8 {
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				resp, err := client.Post(d.LB+"/slow?ms=20", "text/plain", strings.NewReader("work"))
+				if err != nil {
+					t.Errorf("request lost: %v", err)
+					return
+				}
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK {
+					t.Errorf("request failed: %s", resp.Status)
+					return
+				}
+				mu.Lock()
+				perVersion[strings.Fields(string(b))[1]]++
+				mu.Unlock()
+			}
+		})
+	}
+
+	replacement := launch(t, d, "new", "v2", 2, nil)
+	waitHealthy(t, d, replacement...)
+	attach(t, d, replacement...)
+	detach(t, d, "", old...)
+	for _, in := range old {
+		waitInstance(t, d, in.ID, "drained", func(in api.Instance) bool { return in.Connections == 0 && !in.Draining })
+	}
+	ok(t, d, http.MethodPost, api.PathTerminate, api.IDs{IDs: ids(old)})
+	// Keep the load on the new version a little while after the old one is gone.
+	waitInstance(t, d, replacement[0].ID, "serving", func(in api.Instance) bool { return in.Connections > 0 })
+	close(stop)
+	wg.Wait()
+	require.Positive(t, perVersion["v1"])
+	require.Positive(t, perVersion["v2"])
 }
