@@ -36,8 +36,9 @@ type Config struct {
 	// TerminateOnExit stops every instance when the daemon stops. Off by default: a
 	// restarted daemon adopts the instances it left running, so traffic survives it.
 	TerminateOnExit bool
-	// KillInstancesWithDaemon asks the kernel to SIGTERM instances if the daemon dies
-	// (Linux only). Nothing is left to adopt after a crash then; off by default.
+	// KillInstancesWithDaemon asks the kernel to SIGTERM each instance's main process
+	// whenever the daemon's process ends, even by SIGKILL (Linux only). Nothing is left
+	// to adopt after a restart then; off by default.
 	KillInstancesWithDaemon bool
 
 	// Logger receives the daemon's events; nil means slog.Default().
