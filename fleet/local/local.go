@@ -96,6 +96,9 @@ func (f *Fleet) Describe(ctx context.Context) (fleet.State, error) {
 // Launch starts req.Count instances of req.Version, or returns the ones a launch with
 // the same key started.
 func (f *Fleet) Launch(ctx context.Context, req fleet.LaunchRequest) ([]fleet.Instance, error) {
+	if req.Count == 0 {
+		return nil, nil // an empty batch: nothing to start, nothing to remember
+	}
 	var resp api.LaunchResponse
 	err := f.call(ctx, http.MethodPost, api.PathInstances, api.LaunchRequest{
 		Key:        req.Key,
