@@ -1,3 +1,5 @@
+//go:build unix
+
 // Package localcloudtest runs a real local cloud daemon in tests, with a fake instance
 // program to launch, and makes sure no instance process outlives the test.
 package localcloudtest
