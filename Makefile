@@ -27,6 +27,17 @@ temporal-cli:
 		GOBIN=$(dir $(TEMPORAL_CLI)) $(GO) install github.com/temporalio/cli/cmd/temporal@$(TEMPORAL_CLI_VERSION); \
 	fi
 
+# The demo: a Temporal dev server (UI at http://localhost:8233), the local cloud, the worker,
+# 4 x v1 of the demo service under load, and a release to v2 with live progress. Ctrl-C
+# stops everything it started.
+demo: temporal-cli
+	$(GO) run ./internal/demo/cmd/zerodown-demo
+
+# The same with a bad build (v3): its canary goes unhealthy while it soaks, and the
+# release rolls back on its own.
+demo-bad: temporal-cli
+	$(GO) run ./internal/demo/cmd/zerodown-demo --releases v3
+
 # Every test: unit, workflow (time skipping), replay, and integration against a real
 # Temporal dev server, the local cloud and the demo service.
 test: temporal-cli

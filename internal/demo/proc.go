@@ -1,0 +1,155 @@
+package demo
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"go.temporal.io/sdk/client"
+	sdklog "go.temporal.io/sdk/log"
+)
+
+// proc is a service the demo started, in its own process group so that a Ctrl-C in the
+// terminal reaches the demo first, which then stops everything in order.
+type proc struct {
+	name string
+	cmd  *exec.Cmd
+	done chan struct{}
+}
+
+func (d *driver) start(name, exe string, args ...string) (*proc, error) {
+	logf, err := os.Create(d.logPath(name))
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(exe, args...)
+	cmd.Dir = d.opts.Root
+	cmd.Env = d.env()
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		_ = logf.Close()
+		return nil, fmt.Errorf("start %s (%s): %w", name, exe, err)
+	}
+	p := &proc{name: name, cmd: cmd, done: make(chan struct{})}
+	go func() {
+		_ = cmd.Wait()
+		_ = logf.Close()
+		close(p.done)
+	}()
+	d.procs = append(d.procs, p)
+	return p, nil
+}
+
+func (p *proc) running() bool {
+	select {
+	case <-p.done:
+		return false
+	default:
+		return true
+	}
+}
+
+// stop sends SIGTERM to the process group, then SIGKILL after timeout.
+func (p *proc) stop(timeout time.Duration) {
+	if !p.running() {
+		return
+	}
+	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(timeout):
+		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+		<-p.done
+	}
+}
+
+// dial connects to Temporal, waiting for a server that is still starting.
+func dial(ctx context.Context, addr string) (client.Client, error) {
+	deadline := time.Now().Add(time.Minute)
+	for {
+		c, err := client.Dial(client.Options{HostPort: addr, Logger: sdklog.NewStructuredLogger(quiet())})
+		if err == nil {
+			if _, err = c.CheckHealth(ctx, &client.CheckHealthRequest{}); err == nil {
+				return c, nil
+			}
+			c.Close()
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return nil, fmt.Errorf("Temporal at %s did not answer: %w", addr, errors.Join(err, ctx.Err()))
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+}
+
+func waitHTTP(ctx context.Context, url string, within time.Duration) error {
+	deadline := time.Now().Add(within)
+	c := http.Client{Timeout: time.Second}
+	for {
+		resp, err := c.Get(url)
+		if err == nil {
+			_ = resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+			err = fmt.Errorf("%s answered %d", url, resp.StatusCode)
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return errors.Join(err, ctx.Err())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// indent writes each line of a child's output indented under the demo's own lines.
+func indent(w io.Writer) io.Writer {
+	pr, pw := io.Pipe()
+	go func() {
+		s := bufio.NewScanner(pr)
+		for s.Scan() {
+			fmt.Fprintf(w, "          %s\n", s.Bytes())
+		}
+	}()
+	return pw
+}
+
+// Build compiles what the demo runs into binDir: zerodown, zerodown-worker, and one
+// demoapp build per version, v3 with a bug baked in (it turns unhealthy 8 seconds after
+// it starts, while its canary soaks).
+func Build(ctx context.Context, root, binDir string) error {
+	builds := [][]string{
+		{"-o", filepath.Join(binDir, "zerodown"), "./starter"},
+		{"-o", filepath.Join(binDir, "zerodown-worker"), "./worker"},
+		{"-o", filepath.Join(binDir, "releases", "v1", "demoapp"), "./examples/demoapp"},
+		{"-o", filepath.Join(binDir, "releases", "v2", "demoapp"), "./examples/demoapp"},
+		{"-ldflags", "-X main.bakedFlags=" + BadBuildFlags, "-o", filepath.Join(binDir, "releases", "v3", "demoapp"), "./examples/demoapp"},
+	}
+	for _, b := range builds {
+		cmd := exec.CommandContext(ctx, "go", append([]string{"build"}, b...)...)
+		cmd.Dir = root
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Run(); err != nil {
+			return fmt.Errorf("go build %v: %w\n%s", b, err, out.String())
+		}
+	}
+	return nil
+}
+
+// BadBuildFlags is the bug compiled into the demo's v3.
+const BadBuildFlags = "--unhealthy-after=8s"
+
+// quiet keeps the SDK's client logs out of the demo's output.
+func quiet() *slog.Logger {
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
