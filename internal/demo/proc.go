@@ -86,7 +86,7 @@ func dial(ctx context.Context, addr string) (client.Client, error) {
 			c.Close()
 		}
 		if time.Now().After(deadline) || ctx.Err() != nil {
-			return nil, fmt.Errorf("Temporal at %s did not answer: %w", addr, errors.Join(err, ctx.Err()))
+			return nil, fmt.Errorf("no answer from Temporal at %s: %w", addr, errors.Join(err, ctx.Err()))
 		}
 		time.Sleep(300 * time.Millisecond)
 	}
