@@ -249,6 +249,9 @@ func (p *eventPrinter) print(st workflows.Status) {
 	}
 	lines = append(lines, st.Timeline...)
 	for _, ch := range st.Checks {
+		if ch.Verdict == workflows.VerdictFail {
+			continue // the timeline has every failed check, with its count
+		}
 		lines = append(lines, workflows.Event{Time: ch.Time, Phase: workflows.PhaseSoaking, Kind: "check",
 			Message: "check " + verdictWord(ch.Verdict) + ": " + ch.Summary})
 	}
