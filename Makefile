@@ -50,7 +50,7 @@ test-short:
 # Records fresh workflow histories from a real dev server into workflows/testdata/histories,
 # which the replay test replays forever after. Do it before changing workflow code.
 record-histories: temporal-cli
-	ZERODOWN_RECORD=1 $(GO) test -count=1 -run 'TestReleaseOnDevServer' ./workflows/
+	ZERODOWN_RECORD=1 $(GO) test -count=1 -run 'OnDevServer' ./workflows/
 
 lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)
