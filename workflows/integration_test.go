@@ -3,11 +3,14 @@ package workflows_test
 import (
 	"context"
 	"errors"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	enumspb "go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
@@ -19,6 +22,7 @@ import (
 	"github.com/zerodown/zerodown/fleet/memory"
 	"github.com/zerodown/zerodown/internal/cli"
 	"github.com/zerodown/zerodown/internal/testharness"
+	"github.com/zerodown/zerodown/internal/workerapp"
 	"github.com/zerodown/zerodown/schemas"
 	"github.com/zerodown/zerodown/workflows"
 )
@@ -46,7 +50,9 @@ func TestReleaseOnDevServer(t *testing.T) {
 	c := testharness.StartDevServer(t)
 	f := memory.New()
 	f.Seed("v1", 4)
-	testharness.StartWorker(t, c, fleet.Registry{schemas.ProviderMemory: f.Factory})
+	ready := testharness.StartWorkerWith(t, c, workerapp.Options{
+		Fleets: fleet.Registry{schemas.ProviderMemory: f.Factory}, MetricsAddress: "127.0.0.1:0",
+	})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 
@@ -92,10 +98,28 @@ func TestReleaseOnDevServer(t *testing.T) {
 	fleetHas(t, f, "v2", 4)
 	aborted := saveHistory(ctx, t, c, s.ID(), run.GetRunID(), "release-aborted.json")
 
+	// Operators see both outcomes, the rollback and the phase durations on /metrics.
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		m := scrape(t, ready.MetricsAddress)
+		assert.Regexp(c, `zerodown_releases_total\{[^}]*outcome="Succeeded"[^}]*\} 1\n`, m)
+		assert.Regexp(c, `zerodown_releases_total\{[^}]*outcome="Aborted"[^}]*\} 1\n`, m)
+		assert.Regexp(c, `zerodown_rollbacks_total\{[^}]*service="board"[^}]*\} 1\n`, m)
+		assert.Regexp(c, `zerodown_phase_duration_seconds_count\{[^}]*phase="Soaking"[^}]*\} 2\n`, m)
+	}, 10*time.Second, 200*time.Millisecond)
+
 	// What this worker just wrote, this worker must replay.
 	for _, h := range []*historypb.History{approved, aborted} {
 		require.NoError(t, newReplayer(t).ReplayWorkflowHistory(quietReplayLogger(), h))
 	}
+}
+
+func scrape(t *testing.T, addr string) string {
+	resp, err := http.Get("http://" + addr + workerapp.MetricsPath)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return string(b)
 }
 
 func update(ctx context.Context, c client.Client, id, name string, arg any) (string, error) {

@@ -328,6 +328,7 @@ func (r *release) check(ctx workflow.Context) error {
 	switch res.Verdict {
 	case VerdictFail:
 		r.st.Status.FailedChecks++
+		r.metrics(ctx).Counter(MetricFailedChecks).Inc(1)
 		r.event(ctx, "check-failed", "", fmt.Sprintf("check %d/%d failed: %s", r.st.Status.FailedChecks, r.spec.Canary.Analysis.FailureLimit, res.Summary))
 		if r.st.Status.FailedChecks >= max(1, r.spec.Canary.Analysis.FailureLimit) {
 			return &rollbackError{reason: fmt.Sprintf("canary failed %d check(s): %s", r.st.Status.FailedChecks, res.Summary)}
@@ -652,6 +653,13 @@ func (r *release) observe(st fleet.State) {
 }
 
 func (r *release) setPhase(ctx workflow.Context, p Phase) {
+	r.phaseEnded(ctx)
+	switch {
+	case p == PhaseRollingBack:
+		r.metrics(ctx).Counter(MetricRollbacks).Inc(1)
+	case p.Terminal():
+		r.countOutcome(ctx, p)
+	}
 	r.st.Status.Phase = p
 	r.st.Status.Phases = append(r.st.Status.Phases, PhaseRecord{Phase: p, Started: workflow.Now(ctx)})
 	r.upsertSearchAttributes(ctx)
