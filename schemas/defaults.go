@@ -15,6 +15,7 @@ const (
 	defaultNoData              = "inconclusive"
 	defaultApprovalTimeout     = 24 * time.Hour
 	defaultOnTimeout           = OnTimeoutAbort
+	defaultApprovalCount       = 1
 	defaultStrategy            = StrategyRolling
 	defaultBatch               = "25%"
 	defaultDrainTimeout        = 5 * time.Minute
@@ -32,7 +33,7 @@ const (
 // choice. The exception is Rollback.Automatic, whose default is true but whose zero (false)
 // is a valid choice: Parse decides it from the document; in code, set it yourself.
 // Fields whose default is zero (maxUnavailable, pauseBetweenBatches, keepOld,
-// deregistrationDelay, inconclusiveLimit, approval.required) need nothing.
+// deregistrationDelay, inconclusiveLimit, approval.required, approval.fourEyes) need nothing.
 func Defaults(s *Spec) {
 	if s.Bake.Method == "" {
 		s.Bake.Method = defaultBakeMethod
@@ -69,6 +70,12 @@ func Defaults(s *Spec) {
 	setDuration(&c.Approval.Timeout, defaultApprovalTimeout)
 	if c.Approval.OnTimeout == "" {
 		c.Approval.OnTimeout = defaultOnTimeout
+	}
+	if c.Approval.Count == 0 {
+		c.Approval.Count = defaultApprovalCount
+	}
+	if len(c.Approval.Gates) == 0 {
+		c.Approval.Gates = []string{GateAfterSoak}
 	}
 
 	if s.Promote.Strategy == "" {

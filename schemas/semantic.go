@@ -2,7 +2,10 @@ package schemas
 
 import (
 	"fmt"
+	"regexp"
+	"slices"
 	"strconv"
+	"strings"
 )
 
 // checkSemantics holds the rules that relate fields to each other in ways JSON Schema cannot
@@ -40,8 +43,61 @@ func checkSemantics(s *Spec, lines map[string]int) error {
 		add("promote.maxUnavailable", "is %d but the fleet has %d instances; at least one must keep serving during promotion", u, s.Target.Instances)
 	}
 
+	checkApproval(s.Canary.Approval, add)
+
 	if len(errs) > 0 {
 		return &ValidationError{Errors: sorted(errs)}
 	}
 	return nil
+}
+
+// checkApproval ties approvers to groups and count to the people named, so that a gate
+// that could never open, or a typo in a group name, is found before the release starts.
+func checkApproval(a Approval, add func(path, format string, args ...any)) {
+	used := map[string]bool{}
+	for i, e := range a.Approvers {
+		g, ok := strings.CutPrefix(e, GroupPrefix)
+		if !ok {
+			continue
+		}
+		if _, defined := a.Groups[g]; !defined {
+			add("canary.approval.approvers["+strconv.Itoa(i)+"]", "%q names no group of canary.approval.groups", e)
+			continue
+		}
+		used[g] = true
+	}
+	names := make([]string, 0, len(a.Groups))
+	for g := range a.Groups {
+		names = append(names, g)
+	}
+	slices.Sort(names) // one order for the errors, whatever the map's
+	for _, g := range names {
+		path := joinKey("canary.approval.groups", g)
+		if !groupNameRE.MatchString(g) {
+			add(path, "is not a group name: use letters, digits, '.', '_' or '-', starting with a letter or digit")
+			continue
+		}
+		if !used[g] {
+			add(path, "is never used: add %s%s to canary.approval.approvers", GroupPrefix, g)
+		}
+		for i, p := range a.Groups[g] {
+			if strings.HasPrefix(p, GroupPrefix) {
+				add(joinIndex(path, i), "%q: groups hold people, not other groups", p)
+			}
+		}
+	}
+	if people := a.People(); len(a.Approvers) > 0 && a.Count > len(people) {
+		add("canary.approval.count", "is %d but canary.approval.approvers name only %d %s (%s); the gate could never open",
+			a.Count, len(people), plural(len(people), "person", "people"), strings.Join(people, ", "))
+	}
+}
+
+// groupNameRE is what can follow group: in an approvers entry without ambiguity.
+var groupNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$`)
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }

@@ -119,10 +119,34 @@ const (
 	OnTimeoutPromote = "promote"
 )
 
-// Approval is the human gate after the soak.
+// Points of a release where an approval gate can stand.
+const (
+	// GateAfterSoak is between the end of the canary soak and the first promote batch.
+	GateAfterSoak = "afterSoak"
+	// GateBeforeLastBatch is before the last rolling batch starts (for bluegreen: before
+	// traffic flips to the new fleet, once it is launched and healthy).
+	GateBeforeLastBatch = "beforeLastBatch"
+)
+
+// GroupPrefix marks an approver entry that names a group of canary.approval.groups.
+const GroupPrefix = "group:"
+
+// Approval is the human gate (or gates) of a release; see approval.go for the policy.
+//
+// Specs of releases already running were stored before Count, FourEyes, Gates and Groups
+// existed, so their zero values keep the old meaning: one approval, after the soak.
 type Approval struct {
-	Required  bool     `json:"required"`
+	Required bool `json:"required"`
+	// Approvers are people, or groups written group:<name>; anyone may approve when empty.
 	Approvers []string `json:"approvers,omitempty"`
+	// Groups names sets of people that approvers can refer to as group:<name>.
+	Groups map[string][]string `json:"groups,omitempty"`
+	// Count is how many distinct people must approve at each gate (0 means 1).
+	Count int `json:"count,omitempty"`
+	// FourEyes refuses the approval of whoever started the release.
+	FourEyes bool `json:"fourEyes,omitempty"`
+	// Gates are the points that wait for approval (empty means afterSoak).
+	Gates     []string `json:"gates,omitempty"`
 	Timeout   Duration `json:"timeout,omitempty"`
 	OnTimeout string   `json:"onTimeout,omitempty"`
 }
