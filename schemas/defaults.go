@@ -12,7 +12,11 @@ const (
 	defaultInterval            = time.Minute
 	defaultAnalysisProvider    = AnalysisHealth
 	defaultFailureLimit        = 2
-	defaultNoData              = "inconclusive"
+	defaultNoData              = NoDataInconclusive
+	defaultMinSamples          = 3
+	defaultConfidence          = 0.95
+	defaultEffectSize          = 1.1
+	defaultDirection           = DirectionIncrease
 	defaultApprovalTimeout     = 24 * time.Hour
 	defaultOnTimeout           = OnTimeoutAbort
 	defaultApprovalCount       = 1
@@ -62,8 +66,23 @@ func Defaults(s *Spec) {
 		a.FailureLimit = defaultFailureLimit
 	}
 	for i := range a.Metrics {
-		if a.Metrics[i].NoData == "" {
-			a.Metrics[i].NoData = defaultNoData
+		m := &a.Metrics[i]
+		if m.NoData == "" {
+			m.NoData = defaultNoData
+		}
+		if m.MinSamples == 0 {
+			m.MinSamples = defaultMinSamples
+		}
+		if mw := m.MannWhitney; mw != nil {
+			if mw.Confidence == 0 {
+				mw.Confidence = defaultConfidence
+			}
+			if mw.EffectSize == 0 {
+				mw.EffectSize = defaultEffectSize
+			}
+			if mw.Direction == "" {
+				mw.Direction = defaultDirection
+			}
 		}
 	}
 

@@ -52,6 +52,12 @@ func TestLoadFullSpec(t *testing.T) {
 	require.InDelta(t, 1.5, a.Metrics[0].VsBaseline, 1e-12)
 	require.Equal(t, "inconclusive", a.Metrics[0].NoData, "default filled per metric")
 	require.Equal(t, "fail", a.Metrics[1].NoData)
+	require.Equal(t, 3, a.Metrics[0].MinSamples, "default filled per metric")
+	require.Nil(t, a.Metrics[0].MannWhitney)
+	require.Equal(t, 10, a.Metrics[1].MinSamples)
+	require.Equal(t, &schemas.MannWhitney{Confidence: 0.99, EffectSize: 1.1, Direction: schemas.DirectionIncrease}, a.Metrics[1].MannWhitney,
+		"unset mannWhitney fields get their defaults")
+	require.Zero(t, a.Step, "step stays as written; analysis.StepOf derives its default")
 
 	ap := s.Canary.Approval
 	require.True(t, ap.Required)
@@ -277,7 +283,19 @@ func TestInvalidSpecs(t *testing.T) {
 		{"metric without query", base + "canary: {analysis: {provider: scrape, metrics: [{name: errors, max: 1}]}}\n", "canary.analysis.metrics[0].query",
 			"is required when canary.analysis.provider is scrape or prometheus", 0},
 		{"metric without bound", base + "canary: {analysis: {provider: scrape, metrics: [{name: errors, query: x}]}}\n", "canary.analysis.metrics[0]",
-			"needs at least one bound: max, min or vsBaseline", 0},
+			"needs at least one bound: max, min, vsBaseline or mannWhitney", 0},
+		{"step longer than interval", base + "canary: {analysis: {provider: scrape, interval: 10s, step: 20s, metrics: [{name: e, query: x, max: 1}]}}\n", "canary.analysis.step",
+			"20s is longer than canary.analysis.interval (10s); a check takes one sample per step within its interval", 0},
+		{"confidence of 1", base + "canary: {analysis: {provider: scrape, metrics: [{name: e, query: x, mannWhitney: {confidence: 1}}]}}\n", "canary.analysis.metrics[0].mannWhitney.confidence",
+			"must be less than 1", 0},
+		{"effectSize below 1", base + "canary: {analysis: {provider: scrape, metrics: [{name: e, query: x, mannWhitney: {effectSize: 0.9}}]}}\n", "canary.analysis.metrics[0].mannWhitney.effectSize",
+			"must be at least 1", 0},
+		{"bad direction", base + "canary: {analysis: {provider: scrape, metrics: [{name: e, query: x, mannWhitney: {direction: up}}]}}\n", "canary.analysis.metrics[0].mannWhitney.direction",
+			`must be one of increase, decrease, either, not "up"`, 0},
+		{"minSamples zero", base + "canary: {analysis: {provider: scrape, metrics: [{name: e, query: x, max: 1, minSamples: 0}]}}\n", "canary.analysis.metrics[0].minSamples",
+			"must be at least 1", 0},
+		{"negative baselineFloor", base + "canary: {analysis: {provider: scrape, metrics: [{name: e, query: x, vsBaseline: 2, baselineFloor: -1}]}}\n", "canary.analysis.metrics[0].baselineFloor",
+			"must not be negative", 0},
 		{"vsBaseline below 1", base + "canary: {analysis: {provider: scrape, metrics: [{name: errors, query: x, vsBaseline: 0.5}]}}\n", "canary.analysis.metrics[0].vsBaseline",
 			"must be at least 1", 0},
 		{"metric min above max", base + "canary: {analysis: {provider: scrape, metrics: [{name: rps, query: x, min: 10, max: 5}]}}\n", "canary.analysis.metrics[0].min",

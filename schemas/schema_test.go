@@ -73,7 +73,7 @@ func TestSchemaDefaultsMatchCode(t *testing.T) {
 service: board
 environment: prod
 target: {provider: local, instances: 2, local: {command: [x]}}
-canary: {analysis: {provider: scrape, metrics: [{name: e, query: q, max: 1}]}}
+canary: {analysis: {provider: scrape, metrics: [{name: e, query: q, max: 1, mannWhitney: {}}]}}
 hooks: {preTraffic: [{http: {path: /smoke}}]}
 `))
 	require.NoError(t, err)

@@ -25,6 +25,12 @@ func checkSemantics(s *Spec, lines map[string]int) error {
 		add("canary.soak", "%s is shorter than canary.analysis.interval (%s); the soak must last at least one analysis interval", formatDuration(soak), formatDuration(every))
 	}
 
+	// Each check judges the samples of its last interval: a step longer than the interval
+	// would leave checks without a single sample.
+	if step, every := s.Canary.Analysis.Step.D(), s.Canary.Analysis.Interval.D(); step > every {
+		add("canary.analysis.step", "%s is longer than canary.analysis.interval (%s); a check takes one sample per step within its interval", formatDuration(step), formatDuration(every))
+	}
+
 	seen := map[string]int{}
 	for i, m := range s.Canary.Analysis.Metrics {
 		path := "canary.analysis.metrics[" + strconv.Itoa(i) + "]"

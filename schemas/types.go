@@ -95,7 +95,10 @@ const (
 
 // Analysis says how the canary is checked during the soak.
 type Analysis struct {
-	Interval          Duration `json:"interval"`
+	Interval Duration `json:"interval"`
+	// Step is the time between two samples within a check; zero means
+	// analysis.StepOf's default (a tenth of the interval, between 1s and 1m).
+	Step              Duration `json:"step,omitempty"`
 	Provider          string   `json:"provider"`
 	PrometheusURL     string   `json:"prometheusURL,omitempty"`
 	Metrics           []Metric `json:"metrics,omitempty"`
@@ -110,8 +113,39 @@ type Metric struct {
 	Max        *float64 `json:"max,omitempty"`
 	Min        *float64 `json:"min,omitempty"`
 	VsBaseline float64  `json:"vsBaseline,omitempty"`
-	NoData     string   `json:"noData,omitempty"`
+	// BaselineFloor is the least value the baseline counts as in vsBaseline and the
+	// Mann-Whitney effect size, so a baseline at 0 does not fail a canary's first error.
+	BaselineFloor float64      `json:"baselineFloor,omitempty"`
+	MannWhitney   *MannWhitney `json:"mannWhitney,omitempty"`
+	// MinSamples is the fewest samples a side needs for a verdict other than Inconclusive.
+	MinSamples int    `json:"minSamples,omitempty"`
+	NoData     string `json:"noData,omitempty"`
 }
+
+// Directions of a Mann-Whitney comparison: which change of the canary is bad.
+const (
+	DirectionIncrease = "increase"
+	DirectionDecrease = "decrease"
+	DirectionEither   = "either"
+)
+
+// MannWhitney asks for a statistical comparison of the canary's samples with the
+// baseline's, as Kayenta does.
+type MannWhitney struct {
+	// Confidence is 1 - the significance level of the test, e.g. 0.95.
+	Confidence float64 `json:"confidence"`
+	// EffectSize is the tolerated ratio of the canary's mean to the baseline's: a
+	// significant difference fails only beyond it (1/EffectSize for a decrease).
+	EffectSize float64 `json:"effectSize"`
+	Direction  string  `json:"direction"`
+}
+
+// No-data policies of a metric.
+const (
+	NoDataFail         = "fail"
+	NoDataInconclusive = "inconclusive"
+	NoDataPass         = "pass"
+)
 
 // What to do when the approval gate times out.
 const (
