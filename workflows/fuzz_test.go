@@ -1,0 +1,54 @@
+package workflows_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/zerodown/zerodown/schemas"
+	"github.com/zerodown/zerodown/workflows"
+)
+
+var fuzzPhases = []workflows.Phase{
+	workflows.PhasePlanning, workflows.PhaseCanary, workflows.PhaseSoaking, workflows.PhaseAwaitingApproval,
+	workflows.PhasePromoting, workflows.PhaseDraining, workflows.PhaseSucceeded, workflows.PhaseRollingBack,
+	workflows.PhaseRolledBack, workflows.PhaseFailed,
+}
+
+var fuzzUpdates = []string{workflows.UpdateApprove, workflows.UpdateAbort, workflows.UpdatePause, workflows.UpdateResume, workflows.UpdatePromote}
+
+// FuzzUpdatePayload sends arbitrary payloads to every update's validator in every phase.
+// Nothing may panic; a refusal always says why; nothing is accepted once the release has
+// ended or while it rolls back; and only a listed approver ever approves.
+func FuzzUpdatePayload(f *testing.F) {
+	for _, p := range []string{
+		`{"by":"alice"}`, `{"by":"alice","comment":"ok"}`, `{"by":""}`, `{"by":"mallory"}`, `{}`, `null`, `[]`, `"alice"`,
+		`{"by":123}`, `{"by":"alice","reason":"` + strings.Repeat("x", 300) + `"}`, `{"by":"\u0000"}`, `{`, ``,
+	} {
+		for i := range fuzzUpdates {
+			f.Add(uint8(i), uint8(2), true, false, []byte(p))
+		}
+	}
+	s := spec()
+	s.Canary.Approval = schemas.Approval{Required: true, Approvers: []string{"alice", "bob"}}
+	f.Fuzz(func(t *testing.T, update, phase uint8, pending, paused bool, payload []byte) {
+		name := fuzzUpdates[int(update)%len(fuzzUpdates)]
+		ph := fuzzPhases[int(phase)%len(fuzzPhases)]
+		ok, err := workflows.ValidateUpdate(s, ph, pending, paused, name, payload)
+		if workflows.IsUndecodable(err) {
+			return // the SDK refuses it before the workflow sees it
+		}
+		if ok && err != nil {
+			t.Fatalf("%s in %s: invariant broken: %v", name, ph, err)
+		}
+		if !ok && (err == nil || strings.TrimSpace(err.Error()) == "") {
+			t.Fatalf("%s in %s refused without a reason", name, ph)
+		}
+		if ok && (ph.Terminal() || ph == workflows.PhaseRollingBack) {
+			t.Fatalf("%s accepted in %s with %q", name, ph, payload)
+		}
+		if ok && name == workflows.UpdateApprove && !strings.Contains(string(payload), "alice") && !strings.Contains(string(payload), "bob") &&
+			!strings.Contains(string(payload), `\u`) {
+			t.Fatalf("approve accepted for someone not listed: %q", payload)
+		}
+	})
+}
