@@ -1,5 +1,6 @@
 // Package analysis judges a canary against its baseline. Providers implement Analyzer;
-// the release workflow only sees their Result.
+// the release workflow only sees their Result. Judge and Run hold the verdict rules the
+// metric providers (analysis/prom, analysis/scrape) share; docs/analysis.md tells users.
 package analysis
 
 import (
@@ -20,6 +21,9 @@ const (
 
 // Request is one canary check.
 type Request struct {
+	// Release names the release (its workflow ID), so that providers keeping state
+	// between checks (scrape) keep each release's apart. Optional.
+	Release         string           `json:"release,omitempty"`
 	Spec            schemas.Analysis `json:"spec"`
 	Version         string           `json:"version"`
 	BaselineVersion string           `json:"baselineVersion"`
@@ -33,7 +37,12 @@ type MetricResult struct {
 	Verdict  string  `json:"verdict"`
 	Canary   float64 `json:"canary"`
 	Baseline float64 `json:"baseline"`
-	Reason   string  `json:"reason,omitempty"`
+	// CanarySamples and BaselineSamples count the samples behind the values.
+	CanarySamples   int `json:"canarySamples,omitempty"`
+	BaselineSamples int `json:"baselineSamples,omitempty"`
+	// PValue is the Mann-Whitney test's, when the metric asks for it.
+	PValue *float64 `json:"pValue,omitempty"`
+	Reason string   `json:"reason,omitempty"`
 }
 
 // Result is the verdict of one check, with its numbers.
