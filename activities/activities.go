@@ -14,6 +14,7 @@ import (
 
 	"github.com/zerodown/zerodown/analysis"
 	"github.com/zerodown/zerodown/fleet"
+	"github.com/zerodown/zerodown/notify"
 	"github.com/zerodown/zerodown/schemas"
 )
 
@@ -37,6 +38,8 @@ type Activities struct {
 	HTTP *http.Client
 	// HeartbeatEvery paces heartbeats of long waits.
 	HeartbeatEvery time.Duration
+	// Notifier tells people about releases (Slack); nil logs the events instead.
+	Notifier notify.Notifier
 }
 
 // New returns Activities serving the given fleets, with instance health as the only
