@@ -228,7 +228,11 @@ func vsBaseline(m schemas.Metric, cv, bv float64) (string, bool) {
 		return "", true
 	}
 	if limit := m.VsBaseline * ref; cv > limit {
-		return fmt.Sprintf("canary %s > %s x baseline %s = %s", num(cv), num(m.VsBaseline), num(ref), num(limit)), false
+		what := "baseline"
+		if ref > bv {
+			what = "baselineFloor"
+		}
+		return fmt.Sprintf("canary %s > %s x %s %s = %s", num(cv), num(m.VsBaseline), what, num(ref), num(limit)), false
 	}
 	return "", true
 }

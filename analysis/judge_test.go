@@ -137,7 +137,7 @@ func TestRelativeBound(t *testing.T) {
 	require.Equal(t, analysis.Pass, judge(m, 0.015, 0).Verdict)
 	r = judge(m, 0.5, 0)
 	require.Equal(t, analysis.Fail, r.Verdict)
-	require.Contains(t, r.Reason, "1.5 x baseline 0.01 = 0.015")
+	require.Contains(t, r.Reason, "1.5 x baselineFloor 0.01 = 0.015")
 }
 
 func TestMannWhitney(t *testing.T) {

@@ -159,14 +159,21 @@ func increaseOf(p pair, x Series) float64 {
 	return x.Value - before
 }
 
-// sumIncrease adds the increases of every matching series over every pair; found is
-// false when no series matched at all (no data, unlike a genuine 0).
+// sumIncrease adds the increases of every matching series over every pair. found is
+// false when the page has no series of that name at all (no data). When the metric
+// exists but no series matches the labels, the sum is a genuine 0: client libraries
+// create a series on its first event, so a service that never answered 500 has no
+// code="500" series, and its error rate is 0, not unknown (PromQL needs
+// "or vector(0)" for this).
 func (sel *selector) sumIncrease(s *Span) (total float64, found bool) {
 	for _, p := range s.pairs {
 		for _, x := range p.after {
+			if x.Name != sel.name {
+				continue
+			}
+			found = true
 			if sel.matches(x) {
 				total += increaseOf(p, x)
-				found = true
 			}
 		}
 	}
@@ -174,15 +181,19 @@ func (sel *selector) sumIncrease(s *Span) (total float64, found bool) {
 }
 
 // eval of a bare selector is a gauge: the sum of the matching series at the end of each
-// pair, averaged over pairs (so over instances and time).
+// pair, averaged over pairs (so over instances and time). As for counters, a metric that
+// exists with no matching series sums to 0.
 func (sel *selector) eval(s *Span) float64 {
 	var total float64
 	found := false
 	for _, p := range s.pairs {
 		for _, x := range p.after {
+			if x.Name != sel.name {
+				continue
+			}
+			found = true
 			if sel.matches(x) {
 				total += x.Value
-				found = true
 			}
 		}
 	}

@@ -74,8 +74,12 @@ func TestRatesAndCounters(t *testing.T) {
 	// A series that appears between two scrapes (the first 500) counts from 0.
 	got = expr.MustParse(`increase(http_requests_total{code="500"})`).Eval(span("a", requests(500, 0, 0)[:1], requests(510, 3, 0), 1))
 	require.Equal(t, 3.0, got)
-	// A selector matching nothing is no data, not 0.
-	require.True(t, math.IsNaN(expr.MustParse(`rate(http_requests_total{code="503"})`).Eval(span("a", before, after, 1))))
+	// No series with these labels yet (no 503 ever answered) is a rate of 0: client
+	// libraries create a series on its first event.
+	require.Equal(t, 0.0, expr.MustParse(`rate(http_requests_total{code="503"})`).Eval(span("a", before, after, 1)))
+	require.Equal(t, 0.0, expr.MustParse(`rate(http_requests_total{code=~"5.."}) / rate(http_requests_total)`).Eval(span("a", requests(10, 0, 0)[:1], requests(20, 0, 0)[:1], 1)))
+	// No series of that name at all is no data: a misspelt metric must not read as 0.
+	require.True(t, math.IsNaN(expr.MustParse(`rate(http_request_total)`).Eval(span("a", before, after, 1))))
 
 	// increase is per instance, so a canary of one compares with a baseline of many.
 	sp := span("a", requests(0, 0, 0), requests(10, 0, 0), 1)
