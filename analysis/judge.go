@@ -13,10 +13,19 @@ import (
 	"github.com/zerodown/zerodown/schemas"
 )
 
-// ErrInvalidQuery marks a metric query that can never be answered (a syntax error, an
-// unknown function). It wraps fleet.ErrInvalidConfig so the activity fails at once
-// instead of retrying: waiting cannot fix a spec.
-var ErrInvalidQuery = fmt.Errorf("%w: invalid metric query", fleet.ErrInvalidConfig)
+// Errors no retry can fix: a metric query that can never be answered (a syntax error,
+// an unknown function) or an analysis the worker cannot run. Both match
+// fleet.ErrInvalidConfig with errors.Is, so the Check activity fails at once instead of
+// retrying: waiting cannot fix a spec.
+var (
+	ErrInvalidConfig error = configError("invalid analysis configuration")
+	ErrInvalidQuery  error = configError("invalid metric query")
+)
+
+type configError string
+
+func (e configError) Error() string        { return string(e) }
+func (e configError) Is(target error) bool { return target == fleet.ErrInvalidConfig }
 
 // Side is what a provider measured for one side (canary or baseline) of one metric.
 type Side struct {
