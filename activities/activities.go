@@ -13,6 +13,8 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/zerodown/zerodown/analysis"
+	"github.com/zerodown/zerodown/analysis/prom"
+	"github.com/zerodown/zerodown/analysis/scrape"
 	"github.com/zerodown/zerodown/fleet"
 	"github.com/zerodown/zerodown/notify"
 	"github.com/zerodown/zerodown/schemas"
@@ -42,12 +44,16 @@ type Activities struct {
 	Notifier notify.Notifier
 }
 
-// New returns Activities serving the given fleets, with instance health as the only
-// analysis until a metric analyzer is added.
+// New returns Activities serving the given fleets and every analysis provider. The
+// scrape analyzer keeps samplers between checks, so it lives as long as the Activities.
 func New(fleets fleet.Registry) *Activities {
 	return &Activities{
-		Fleets:         fleets,
-		Analyzers:      map[string]analysis.Analyzer{schemas.AnalysisHealth: analysis.Health{}},
+		Fleets: fleets,
+		Analyzers: map[string]analysis.Analyzer{
+			schemas.AnalysisHealth:     analysis.Health{},
+			schemas.AnalysisScrape:     scrape.New(),
+			schemas.AnalysisPrometheus: prom.New(),
+		},
 		HTTP:           &http.Client{Timeout: 30 * time.Second},
 		HeartbeatEvery: time.Second,
 	}
@@ -349,6 +355,9 @@ func (a *Activities) Check(ctx context.Context, in CheckInput) (CheckOutput, err
 		return CheckOutput{}, classify(err)
 	}
 	req := analysis.Request{Spec: in.Analysis, Version: in.Version, BaselineVersion: in.BaselineVersion}
+	if activity.IsActivity(ctx) {
+		req.Release = activity.GetInfo(ctx).WorkflowExecution.ID // keeps releases' scrape state apart
+	}
 	for _, id := range in.CanaryIDs {
 		if inst, ok := st.Find(id); ok {
 			req.Canary = append(req.Canary, inst)
