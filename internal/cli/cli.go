@@ -132,6 +132,7 @@ file); --address and --namespace override it.
 		a.listCommand(),
 		a.workerCommand(),
 		a.localcloudCommand(),
+		a.slackBridgeCommand(),
 	)
 	return root
 }
