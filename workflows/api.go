@@ -125,6 +125,9 @@ const (
 
 // PendingApproval describes an open approval gate.
 type PendingApproval struct {
+	Gate      string    `json:"gate,omitempty"`      // schemas.GateAfterSoak or GateBeforeLastBatch
+	Required  int       `json:"required,omitempty"`  // distinct approvals this gate needs
+	Approvals []string  `json:"approvals,omitempty"` // who has approved it so far
 	Approvers []string  `json:"approvers,omitempty"`
 	Since     time.Time `json:"since"`
 	Deadline  time.Time `json:"deadline,omitempty"`

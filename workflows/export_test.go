@@ -4,8 +4,8 @@ import (
 	"errors"
 	"fmt"
 
-	"go.temporal.io/sdk/converter"
 	commonpb "go.temporal.io/api/common/v1"
+	"go.temporal.io/sdk/converter"
 
 	"github.com/zerodown/zerodown/schemas"
 )
@@ -58,4 +58,3 @@ var errUndecodable = errors.New("payload does not decode")
 
 // IsUndecodable tells a payload the SDK would refuse before any validator runs.
 func IsUndecodable(err error) bool { return errors.Is(err, errUndecodable) }
-

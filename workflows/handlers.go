@@ -3,7 +3,6 @@ package workflows
 import (
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 
 	"go.temporal.io/sdk/workflow"
@@ -152,28 +151,26 @@ func (r *release) validateApprove(req ApproveRequest) error {
 	if err := r.finished(); err != nil {
 		return err
 	}
-	if r.st.Status.PendingApproval == nil {
+	pending := r.st.Status.PendingApproval
+	if pending == nil {
 		return fmt.Errorf("no approval is pending (phase %s)", r.st.Status.Phase)
 	}
-	return r.allowed(req.By, "approve")
-}
-
-func (r *release) allowed(by, what string) error {
-	approvers := r.spec.Canary.Approval.Approvers
-	if len(approvers) > 0 && !slices.Contains(approvers, by) {
-		return fmt.Errorf("%s may not %s %s: approvers are %s", by, what, r.st.Status.ReleaseID, strings.Join(approvers, ", "))
-	}
-	return nil
+	return r.spec.Canary.Approval.CheckApprove(r.st.Status.ReleaseID, req.By, r.st.Status.StartedBy, pending.Approvals)
 }
 
 func (r *release) onApprove(ctx workflow.Context, req ApproveRequest) string {
-	r.st.ApprovedBy = req.By
-	msg := "approved"
+	pending := r.st.Status.PendingApproval
+	pending.Approvals = append(pending.Approvals, req.By)
+	progress := ""
+	if pending.Required > 1 {
+		progress = fmt.Sprintf(" (%d of %d)", len(pending.Approvals), pending.Required)
+	}
+	msg := "approved" + progress
 	if req.Comment != "" {
 		msg += ": " + req.Comment
 	}
 	r.event(ctx, "approved", req.By, msg)
-	return "approved by " + req.By
+	return "approved by " + req.By + progress
 }
 
 func (r *release) validateAbort(req AbortRequest) error {
@@ -249,7 +246,7 @@ func (r *release) validatePromote(req ActorRequest) error {
 	if r.st.PromoteBy != "" {
 		return fmt.Errorf("already promoted by %s", r.st.PromoteBy)
 	}
-	return r.allowed(req.By, "promote")
+	return r.spec.Canary.Approval.CheckActor(r.st.Status.ReleaseID, req.By, "promote")
 }
 
 func (r *release) onPromote(ctx workflow.Context, req ActorRequest) string {

@@ -144,7 +144,7 @@ func (r *release) run(ctx workflow.Context) error {
 	if err := r.soak(ctx); err != nil {
 		return err
 	}
-	if err := r.approval(ctx); err != nil {
+	if err := r.approval(ctx, schemas.GateAfterSoak); err != nil {
 		return err
 	}
 	if err := r.promote(ctx); err != nil {
@@ -341,22 +341,25 @@ func (r *release) check(ctx workflow.Context) error {
 	return nil
 }
 
-// approval waits for the human gate, if the spec asks for one.
-func (r *release) approval(ctx workflow.Context) error {
+// approval waits at a gate (schemas.GateAfterSoak, GateBeforeLastBatch) until as many
+// distinct approvers as the spec asks have approved, or the timeout passes.
+func (r *release) approval(ctx workflow.Context, gate string) error {
 	ap := r.spec.Canary.Approval
-	if !ap.Required {
+	if !ap.HasGate(gate) {
 		return nil
 	}
+	phase := r.st.Status.Phase
 	r.setPhase(ctx, PhaseAwaitingApproval)
 	now := workflow.Now(ctx)
-	pending := &PendingApproval{Approvers: ap.Approvers, Since: now, OnTimeout: ap.OnTimeout}
+	pending := &PendingApproval{Gate: gate, Approvers: ap.People(), Required: ap.RequiredApprovals(), Since: now, OnTimeout: ap.OnTimeout}
 	timeout := ap.Timeout.D()
 	if timeout > 0 {
 		pending.Deadline = now.Add(timeout)
 	}
 	r.st.Status.PendingApproval = pending
-	r.event(ctx, "approval-requested", "", fmt.Sprintf("waiting for %s to approve (timeout %s, then %s)", approversLabel(ap.Approvers), timeout, ap.OnTimeout))
-	cond := func() bool { return r.st.ApprovedBy != "" }
+	r.event(ctx, "approval-requested", "", fmt.Sprintf("%s: waiting for %d approval(s) from %s (timeout %s, then %s)",
+		gate, pending.Required, ap.ApproversLabel(), timeout, ap.OnTimeout))
+	cond := func() bool { return len(pending.Approvals) >= pending.Required }
 	var err error
 	decided := true
 	if timeout > 0 {
@@ -369,11 +372,13 @@ func (r *release) approval(ctx workflow.Context) error {
 		return err
 	}
 	if !decided {
-		if ap.OnTimeout == schemas.OnTimeoutPromote {
-			r.event(ctx, "approval-timeout", "", fmt.Sprintf("no decision after %s: promoting, as onTimeout says", timeout))
-			return nil
+		if ap.OnTimeout != schemas.OnTimeoutPromote {
+			return &rollbackError{reason: fmt.Sprintf("approval timed out after %s", timeout)}
 		}
-		return &rollbackError{reason: fmt.Sprintf("approval timed out after %s", timeout)}
+		r.event(ctx, "approval-timeout", "", fmt.Sprintf("no decision after %s: promoting, as onTimeout says", timeout))
+	}
+	if phase == PhasePromoting {
+		r.setPhase(ctx, PhasePromoting)
 	}
 	return nil
 }
@@ -389,6 +394,11 @@ func (r *release) promote(ctx workflow.Context) error {
 	for i, b := range p.Batches {
 		if err := r.waitResumed(ctx); err != nil {
 			return err
+		}
+		if i == len(p.Batches)-1 {
+			if err := r.approval(ctx, schemas.GateBeforeLastBatch); err != nil {
+				return err
+			}
 		}
 		r.st.Status.Batch = i + 1
 		// maxUnavailable lets old instances leave before their replacements are healthy.
@@ -435,6 +445,9 @@ func (r *release) blueGreen(ctx workflow.Context, p Plan) error {
 		return err
 	}
 	if err := r.waitResumed(ctx); err != nil {
+		return err
+	}
+	if err := r.approval(ctx, schemas.GateBeforeLastBatch); err != nil {
 		return err
 	}
 	// The flip: attach green, then detach blue at once. Blue stays up for instant rollback.

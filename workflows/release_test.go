@@ -505,3 +505,67 @@ func TestManualRollbackWaitsForAbort(t *testing.T) {
 	require.Equal(t, "oncall", st.AbortedBy)
 	h.fleetIs("v1", 4)
 }
+
+func TestApprovalPolicyCountFourEyesGroupsAndGates(t *testing.T) {
+	h := newHarness(t)
+	s := spec()
+	s.Canary.Approval = schemas.Approval{
+		Required: true, Approvers: []string{"alice", "group:sre"}, Groups: map[string][]string{"sre": {"bob", "carol"}},
+		Count: 2, FourEyes: true, Gates: []string{schemas.GateAfterSoak, schemas.GateBeforeLastBatch},
+		Timeout: schemas.Duration(24 * time.Hour), OnTimeout: schemas.OnTimeoutAbort,
+	}
+	starter := h.update(workflows.UpdateApprove, workflows.ApproveRequest{By: "ci"}, 2*time.Hour)
+	first := h.update(workflows.UpdateApprove, workflows.ApproveRequest{By: "Alice"}, 2*time.Hour+time.Minute)
+	twice := h.update(workflows.UpdateApprove, workflows.ApproveRequest{By: "alice"}, 2*time.Hour+2*time.Minute)
+	var halfway workflows.Status
+	h.env.RegisterDelayedCallback(func() {
+		v, err := h.env.QueryWorkflow(workflows.QueryStatus)
+		require.NoError(t, err)
+		require.NoError(t, v.Get(&halfway))
+	}, 2*time.Hour+3*time.Minute)
+	second := h.update(workflows.UpdateApprove, workflows.ApproveRequest{By: "bob"}, 2*time.Hour+4*time.Minute)
+	// The last batch waits at its own gate, for two approvals again.
+	last1 := h.update(workflows.UpdateApprove, workflows.ApproveRequest{By: "carol"}, 5*time.Hour)
+	last2 := h.update(workflows.UpdateApprove, workflows.ApproveRequest{By: "alice"}, 5*time.Hour+time.Minute)
+
+	h.env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: s.ID()})
+	h.env.ExecuteWorkflow(workflows.ReleaseWorkflowName, workflows.ReleaseInput{Spec: s, Version: "v2", StartedBy: "ci"})
+	require.NoError(t, h.env.GetWorkflowError())
+	var st workflows.Status
+	require.NoError(t, h.env.GetWorkflowResult(&st))
+
+	// ci started the release and is no approver, directly or through a group.
+	require.ErrorContains(t, starter.rejected, "ci may not approve release/board/prod: approvers are alice, group:sre (bob, carol)")
+	require.NoError(t, first.rejected)
+	require.Equal(t, "approved by Alice (1 of 2)", first.result)
+	require.EqualError(t, twice.rejected, "alice already approved release/board/prod (1 of 2 approvals)")
+	require.Equal(t, workflows.PhaseAwaitingApproval, halfway.Phase)
+	require.Equal(t, schemas.GateAfterSoak, halfway.PendingApproval.Gate)
+	require.Equal(t, []string{"Alice"}, halfway.PendingApproval.Approvals)
+	require.Equal(t, []string{"alice", "bob", "carol"}, halfway.PendingApproval.Approvers)
+	require.NoError(t, second.rejected)
+	require.NoError(t, last1.rejected)
+	require.NoError(t, last2.rejected)
+	require.Equal(t, workflows.PhaseSucceeded, st.Phase)
+	gates := 0
+	for _, e := range st.Timeline {
+		if e.Kind == "approval-requested" {
+			gates++
+		}
+	}
+	require.Equal(t, 2, gates)
+	h.fleetIs("v2", 4)
+}
+
+func TestFourEyesRefusesTheStarter(t *testing.T) {
+	h := newHarness(t)
+	s := approvalSpec(schemas.OnTimeoutAbort)
+	s.Canary.Approval.FourEyes = true
+	self := h.update(workflows.UpdateApprove, workflows.ApproveRequest{By: "alice"}, 2*time.Hour)
+	other := h.update(workflows.UpdateApprove, workflows.ApproveRequest{By: "bob"}, 3*time.Hour)
+	h.env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: s.ID()})
+	h.env.ExecuteWorkflow(workflows.ReleaseWorkflowName, workflows.ReleaseInput{Spec: s, Version: "v2", StartedBy: "alice"})
+	require.NoError(t, h.env.GetWorkflowError())
+	require.EqualError(t, self.rejected, "alice started release/board/prod and may not approve it too (canary.approval.fourEyes)")
+	require.NoError(t, other.rejected)
+}

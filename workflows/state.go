@@ -13,7 +13,6 @@ type ReleaseState struct {
 	NewIDs       []string      `json:"newIds"`      // every instance of the new version
 	DetachedOld  []string      `json:"detachedOld"` // old instances out of the load balancer
 	SoakElapsed  time.Duration `json:"soakElapsed"`
-	ApprovedBy   string        `json:"approvedBy,omitempty"`
 	PromoteBy    string        `json:"promoteBy,omitempty"` // who asked to skip the soak
 	Inconclusive int           `json:"inconclusive"`
 }
