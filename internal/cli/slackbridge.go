@@ -10,13 +10,14 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/zerodown/zerodown/internal/slackbridge"
+	"github.com/zerodown/zerodown/internal/workerapp"
 )
 
 // Environment variables of the Slack bridge. Secrets come from the environment, never
 // from flags, which other users of the machine can read in the process list.
 const (
 	SlackSigningSecretEnv = "SLACK_SIGNING_SECRET"
-	SlackBotTokenEnv      = "SLACK_BOT_TOKEN"
+	SlackBotTokenEnv      = workerapp.SlackBotTokenEnv
 )
 
 func (a *App) slackBridgeCommand() *cobra.Command {

@@ -41,7 +41,10 @@ func (a *App) workerCommand() *cobra.Command {
 		Long: fmt.Sprintf(`worker connects to Temporal, serves the %q task queue and carries out releases
 on the fleets of the given providers. It serves SDK metrics for Prometheus on
 --metrics and stops gracefully on SIGINT or SIGTERM: running activities get
---stop-timeout to finish.`, "zerodown"),
+--stop-timeout to finish.
+
+Release threads go to Slack when $%s is set (each spec names its channel
+in notify.slack.channel); without it, release events go to the worker's log.`, "zerodown", workerapp.SlackBotTokenEnv),
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var level slog.Level

@@ -20,6 +20,7 @@ import (
 
 	"github.com/zerodown/zerodown/activities"
 	"github.com/zerodown/zerodown/fleet"
+	"github.com/zerodown/zerodown/notify"
 	"github.com/zerodown/zerodown/workflows"
 )
 
@@ -45,6 +46,9 @@ type Options struct {
 	Fleets fleet.Registry
 	// Providers names the fleet providers to serve when Fleets is nil (DefaultProviders if empty).
 	Providers []string
+	// Notifier tells people about releases; nil means NotifierFromEnv (Slack when
+	// $SLACK_BOT_TOKEN is set, else the log).
+	Notifier notify.Notifier
 	// LocalEndpoint is the local cloud API used when a spec names none.
 	LocalEndpoint string
 	// MetricsAddress is host:port for /metrics; empty serves no metrics. Port 0 picks one
@@ -135,7 +139,12 @@ func Run(ctx context.Context, opts Options) error {
 			}
 		},
 	})
-	Register(w, fleets)
+	acts := activities.New(fleets)
+	acts.Notifier = opts.Notifier
+	if acts.Notifier == nil {
+		acts.Notifier = NotifierFromEnv(logger)
+	}
+	RegisterWith(w, acts)
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start worker: %w", err)
 	}
@@ -159,8 +168,14 @@ func Run(ctx context.Context, opts Options) error {
 // Register registers the release workflow and its activities on w; exported so that
 // replay tests and other hosts register exactly what the worker does.
 func Register(w worker.Registry, fleets fleet.Registry) {
+	RegisterWith(w, activities.New(fleets))
+}
+
+// RegisterWith registers the release workflow and the given activities, whose
+// dependencies (notifier...) the caller has set.
+func RegisterWith(w worker.Registry, acts *activities.Activities) {
 	w.RegisterWorkflowWithOptions(workflows.ReleaseWorkflow, workflow.RegisterOptions{Name: workflows.ReleaseWorkflowName})
-	w.RegisterActivity(activities.New(fleets))
+	w.RegisterActivity(acts)
 }
 
 func namespaceOf(opts Options) string {
