@@ -35,35 +35,63 @@ promote: {batch: 2}
 drain: {timeout: 10s}
 `
 
-// A release on a real Temporal dev server is approved by a signed click on its Approve
-// button; a refused click tells the clicker why; a button of a finished release does not
-// reach the next release, whose own Abort button rolls it back.
-func TestSlackApprovesAReleaseOnTheDevServer(t *testing.T) {
+// world is a real Temporal dev server, a worker on an in-memory fleet serving v1, and a
+// Slack bridge in front of it.
+type world struct {
+	c       client.Client
+	fleet   *memory.Fleet
+	answers *answers
+	url     string
+}
+
+func newWorld(t *testing.T) *world {
 	srv := testharness.StartServer(t)
-	c := srv.Client
 	f := memory.New()
 	f.Seed("v1", 4)
-	testharness.StartWorker(t, c, fleet.Registry{schemas.ProviderMemory: f.Factory})
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-
-	answers := newAnswers(t)
+	testharness.StartWorker(t, srv.Client, fleet.Registry{schemas.ProviderMemory: f.Factory})
+	w := &world{c: srv.Client, fleet: f, answers: newAnswers(t)}
 	b, err := slackbridge.New(slackbridge.Config{
 		SigningSecret:     secret,
-		Users:             map[string]string{"U0ALICE": "alice", "U0MALLORY": "mallory"},
-		Temporal:          c,
-		ResponseURLPrefix: answers.URL,
+		Users:             map[string]string{"U0ALICE": "alice", "U0BOB": "bob", "U0CAROL": "carol", "U0MALLORY": "mallory"},
+		Temporal:          srv.Client,
+		ResponseURLPrefix: w.answers.URL,
 		Logger:            slog.New(slog.DiscardHandler),
 	})
 	require.NoError(t, err)
 	web := httptest.NewServer(b)
-	defer web.Close()
+	t.Cleanup(func() {
+		web.Close()
+		b.Close(context.Background())
+	})
+	w.url = web.URL
+	return w
+}
+
+// press clicks a button of the release's thread and returns what the clicker is told.
+func (w *world) press(t *testing.T, release, action, user, firstRun string) string {
+	t.Helper()
+	cl := click{user: user, team: "T0TEAM", action: action, value: buttonValue(release, firstRun),
+		responseURL: w.answers.URL + "/actions/1", channel: "C0RELEASES"}
+	require.Equal(t, http.StatusOK, do(t, signed(t, w.url, cl.body(), secret, time.Now())))
+	return ephemeralText(t, w.answers.next(t))
+}
+
+func TestSlackOnTheDevServer(t *testing.T) {
+	w := newWorld(t)
+	t.Run("one approver", func(t *testing.T) { testOneApprover(t, w) })
+	t.Run("two approvals, four eyes, two gates", func(t *testing.T) { testTwoGates(t, w) })
+}
+
+// A release is approved by a signed click on its Approve button; a refused click tells the
+// clicker why; a button of a finished release does not reach the next release, whose own
+// Abort button rolls it back.
+func testOneApprover(t *testing.T, w *world) {
+	c, f := w.c, w.fleet
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
 	press := func(action, user, firstRun string) string {
 		t.Helper()
-		cl := click{user: user, team: "T0TEAM", action: action, value: buttonValue("release/board/slack", firstRun),
-			responseURL: answers.URL + "/actions/1", channel: "C0RELEASES"}
-		require.Equal(t, http.StatusOK, do(t, signed(t, web.URL, cl.body(), secret, time.Now())))
-		return ephemeralText(t, answers.next(t))
+		return w.press(t, "release/board/slack", action, user, firstRun)
 	}
 
 	s, err := schemas.Parse([]byte(e2eSpec))
@@ -107,6 +135,64 @@ func TestSlackApprovesAReleaseOnTheDevServer(t *testing.T) {
 	fs, err := f.Describe(ctx)
 	require.NoError(t, err)
 	require.Equal(t, map[string]int{"v2": 4}, fs.ByVersion(), "rolled back to the approved release")
+}
+
+const gatesSpec = `
+service: board
+environment: gates
+target: {provider: memory, instances: 4}
+canary:
+  soak: 1s
+  analysis: {interval: 1s}
+  approval:
+    required: true
+    approvers: [alice, "group:sre"]
+    groups: {sre: [bob, carol]}
+    count: 2
+    fourEyes: true
+    gates: [afterSoak, beforeLastBatch]
+    timeout: 1h
+promote: {batch: 2}
+drain: {timeout: 10s}
+`
+
+// The policy of the spec, through Slack: the starter cannot approve, nobody approves
+// twice, each gate needs two people, and a group member counts as an approver.
+func testTwoGates(t *testing.T, w *world) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	s, err := schemas.Parse([]byte(gatesSpec))
+	require.NoError(t, err)
+	run, err := w.c.ExecuteWorkflow(ctx, cli.StartOptions(s, "v4"), workflows.ReleaseWorkflowName,
+		workflows.ReleaseInput{Spec: *s, Version: "v4", StartedBy: "bob"})
+	require.NoError(t, err)
+	press := func(action, user string) string {
+		t.Helper()
+		return w.press(t, s.ID(), action, user, run.GetRunID())
+	}
+
+	waitPhase(ctx, t, w.c, s.ID(), workflows.PhaseAwaitingApproval)
+	require.Equal(t, ":no_entry: Refused: bob started release/board/gates and may not approve it too (canary.approval.fourEyes)", press(notify.ActionApprove, "U0BOB"))
+	require.Equal(t, ":no_entry: Refused: mallory may not approve release/board/gates: approvers are alice, group:sre (bob, carol)", press(notify.ActionApprove, "U0MALLORY"))
+	require.Equal(t, ":white_check_mark: release/board/gates: approved by alice (1 of 2).", press(notify.ActionApprove, "U0ALICE"))
+	require.Equal(t, ":no_entry: Refused: alice already approved release/board/gates (1 of 2 approvals)", press(notify.ActionApprove, "U0ALICE"))
+	require.Equal(t, ":white_check_mark: release/board/gates: approved by carol (2 of 2).", press(notify.ActionApprove, "U0CAROL"))
+
+	// The second gate, before the last batch, asks again from scratch.
+	waitFor(t, "the gate before the last batch", func() bool {
+		v, err := w.c.QueryWorkflow(ctx, s.ID(), "", workflows.QueryStatus)
+		var st workflows.Status
+		return err == nil && v.Get(&st) == nil && st.PendingApproval != nil && st.PendingApproval.Gate == schemas.GateBeforeLastBatch
+	})
+	require.Equal(t, ":white_check_mark: release/board/gates: approved by carol (1 of 2).", press(notify.ActionApprove, "U0CAROL"))
+	require.Equal(t, ":white_check_mark: release/board/gates: approved by alice (2 of 2).", press(notify.ActionApprove, "U0ALICE"))
+
+	var st workflows.Status
+	require.NoError(t, run.Get(ctx, &st))
+	require.Equal(t, workflows.PhaseSucceeded, st.Phase)
+	fs, err := w.fleet.Describe(ctx)
+	require.NoError(t, err)
+	require.Equal(t, map[string]int{"v4": 4}, fs.ByVersion())
 }
 
 func eventTime(st workflows.Status, kind string) time.Time {
