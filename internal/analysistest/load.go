@@ -24,7 +24,13 @@ type Load struct {
 	paths  sync.Map // address -> path
 	sent   atomic.Int64
 	failed atomic.Int64
+	// lastServed is when an instance last answered a request sent through a load
+	// balancer, by the instance id it names (the local cloud's X-Zerodown-Instance).
+	lastServed sync.Map
 }
+
+// InstanceHeader names the instance that served a request through the local cloud.
+const InstanceHeader = "X-Zerodown-Instance"
 
 // StartLoad sends perSecond requests a second to every address, to path.
 func StartLoad(addrs []string, perSecond int, path string) *Load {
@@ -71,6 +77,9 @@ func (l *Load) get(ctx context.Context, client *http.Client, url string) {
 		return
 	}
 	resp.Body.Close()
+	if id := resp.Header.Get(InstanceHeader); id != "" {
+		l.lastServed.Store(id, time.Now())
+	}
 	if resp.StatusCode >= 500 {
 		l.failed.Add(1)
 	}
@@ -78,6 +87,14 @@ func (l *Load) get(ctx context.Context, client *http.Client, url string) {
 
 // SetPath sends the load of addr to path from now on.
 func (l *Load) SetPath(addr, path string) { l.paths.Store(addr, path) }
+
+// LastServed is when instance id last answered through the load balancer (zero if never).
+func (l *Load) LastServed(id string) time.Time {
+	if v, ok := l.lastServed.Load(id); ok {
+		return v.(time.Time)
+	}
+	return time.Time{}
+}
 
 // Counts returns the requests sent and failed so far.
 func (l *Load) Counts() (sent, failed int64) { return l.sent.Load(), l.failed.Load() }

@@ -26,11 +26,22 @@ const DemoappPackage = "github.com/zerodown/zerodown/examples/demoapp"
 // BuildDemoapp builds the demo service into dir and returns the binary's path.
 func BuildDemoapp(dir string) (string, error) {
 	bin := filepath.Join(dir, "demoapp")
-	out, err := exec.Command("go", "build", "-o", bin, DemoappPackage).CombinedOutput()
-	if err != nil {
-		return "", fmt.Errorf("building the demo service: %v\n%s", err, out)
+	return bin, BuildDemoappAt(bin, "")
+}
+
+// BuildDemoappAt builds the demo service at path with baked-in flags (e.g.
+// "--error-rate=0.5"): a bad build, as a real bad release carries its bug, so one
+// command template can launch good and bad versions.
+func BuildDemoappAt(path, bakedFlags string) error {
+	args := []string{"build", "-o", path}
+	if bakedFlags != "" {
+		args = append(args, "-ldflags", "-X main.bakedFlags="+bakedFlags)
 	}
-	return bin, nil
+	out, err := exec.Command("go", append(args, DemoappPackage)...).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("building the demo service: %v\n%s", err, out)
+	}
+	return nil
 }
 
 // World is a local cloud running demo service instances.
@@ -77,9 +88,18 @@ func (w *World) LB() string { return "http://" + w.Cloud.LBAddr() }
 // Fleet drives the world's instances; faults are extra demoapp flags
 // (e.g. "--error-rate", "0.5") given to the instances it launches.
 func (w *World) Fleet(faults ...string) *local.Fleet {
-	cmd := append([]string{w.bin, "--version", "{{.Version}}", "--port", "{{.Port}}",
+	return w.FleetWith(w.bin, faults...)
+}
+
+// FleetWith is Fleet launching another build of the demo service.
+func (w *World) FleetWith(bin string, faults ...string) *local.Fleet {
+	return local.New(w.API, schemas.LocalSpec{Command: w.Command(bin, faults...), HealthPath: "/healthz"})
+}
+
+// Command is the launch command of the demo service at bin in this world.
+func (w *World) Command(bin string, faults ...string) []string {
+	return append([]string{bin, "--version", "{{.Version}}", "--port", "{{.Port}}",
 		"--store", filepath.Join(w.dir, "board.db"), "--log-level", "warn"}, faults...)
-	return local.New(w.API, schemas.LocalSpec{Command: cmd, HealthPath: "/healthz"})
 }
 
 // Launch starts count instances of version with the given faults, waits until they are
