@@ -54,7 +54,7 @@ func TestMorePathsOnDevServer(t *testing.T) {
 	s = base
 	s.Canary.Soak = schemas.Duration(3 * time.Second)
 	s.Canary.Approval = schemas.Approval{}
-	run = start(ctx, t, c, s, "v4", 3)
+	run = start(ctx, t, c, s, "v4", 1) // one check a run: two timers anywhere in a 3s soak force a new run
 	first := run.GetRunID()
 	var st workflows.Status
 	require.NoError(t, run.Get(ctx, &st)) // Get follows the chain of runs
