@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -46,15 +47,22 @@ type Options struct {
 	CloudAPI string // local cloud API address (default 127.0.0.1:7070)
 	LB       string // load balancer address (default 127.0.0.1:8080)
 
-	Seed      string   // version the fleet runs before the first release (default v1)
-	Instances int      // fleet size (default: the spec's)
-	Releases  []string // versions to release in turn (default v2)
+	Seed      string // version the fleet runs before the first release (default v1)
+	Instances int    // fleet size (default: the spec's)
+	// InstanceArgs are appended to the spec's instance command.
+	InstanceArgs []string
+	Releases     []string // versions to release in turn (default v2)
 
-	Rate      float64 // HTTP requests per second (default 50)
-	WSClients int     // WebSocket clients (default 8)
+	Rate      float64  // HTTP requests per second (default 50)
+	WSClients int      // WebSocket clients (default 8)
+	Boards    []string // boards the load writes and follows (default ["demo"])
 	// ApproveAfter is how long an approval gate waits for a human before the demo
 	// approves it itself (default 10s).
 	ApproveAfter time.Duration
+
+	// CloudOnly starts no Temporal server and no worker: only the local cloud and the
+	// seeded fleet, for releases done by hand (the benchmark's naive way).
+	CloudOnly bool
 
 	Out io.Writer // progress and summary (default os.Stdout)
 }
@@ -93,6 +101,9 @@ func (o *Options) defaults() {
 	if o.WSClients == 0 {
 		o.WSClients = 8
 	}
+	if len(o.Boards) == 0 {
+		o.Boards = []string{"demo"}
+	}
 	if o.ApproveAfter == 0 {
 		o.ApproveAfter = 10 * time.Second
 	}
@@ -122,154 +133,203 @@ type Summary struct {
 // Run runs the demo until the releases end or ctx is cancelled (Ctrl-C), then stops
 // everything it started. The summary is filled as far as the run got.
 func Run(ctx context.Context, opts Options) (sum *Summary, err error) {
-	opts.defaults()
-	d := &driver{opts: opts, out: opts.Out, sum: &Summary{}}
+	sum = &Summary{}
+	w, err := Start(ctx, opts)
 	defer func() {
-		d.stopAll()
-		d.sum.Leaked = d.leaked()
-		if len(d.sum.Leaked) > 0 && err == nil {
-			err = fmt.Errorf("processes left running: %v", d.sum.Leaked)
+		sum.Leaked = w.Stop()
+		if len(sum.Leaked) > 0 && err == nil {
+			err = fmt.Errorf("processes left running: %v", sum.Leaked)
 		}
 	}()
-	if err := d.prepare(); err != nil {
-		return d.sum, err
-	}
-	if err := d.startServices(ctx); err != nil {
-		return d.sum, err
-	}
-	if err := d.seed(ctx); err != nil {
-		return d.sum, err
-	}
-	gen, err := loadgen.New(loadgen.Config{
-		BaseURL: "http://" + opts.LB, Rate: opts.Rate, WriteRatio: 0.3, WSClients: opts.WSClients,
-		Boards: []string{"demo"}, Timeout: 2 * time.Second,
-	})
 	if err != nil {
-		return d.sum, err
+		return sum, err
+	}
+	gen, err := w.NewLoad()
+	if err != nil {
+		return sum, err
 	}
 	if err := gen.Start(ctx); err != nil {
-		return d.sum, fmt.Errorf("start the load: %w", err)
+		return sum, fmt.Errorf("start the load: %w", err)
 	}
-	d.say("load: %.0f requests/s (30%% writes) and %d WebSocket clients through the load balancer at http://%s", opts.Rate, opts.WSClients, opts.LB)
-	stopProgress := d.progress(ctx, gen)
+	w.Say("load: %.0f requests/s (30%% writes) and %d WebSocket clients through the load balancer at %s", w.opts.Rate, w.opts.WSClients, w.LB())
+	stopProgress := w.Progress(ctx, gen)
 	var runErr error
-	for _, v := range opts.Releases {
+	for _, v := range w.opts.Releases {
 		gen.Mark("release-start")
-		res, err := d.release(ctx, v)
+		res, err := w.Release(ctx, v)
 		gen.Mark("release-end")
 		if err != nil {
 			runErr = err
 			break
 		}
-		d.sum.Releases = append(d.sum.Releases, res)
+		sum.Releases = append(sum.Releases, res)
 	}
 	stopProgress()
-	d.say("stopping the load and checking every WebSocket client saw every update...")
-	d.sum.Load = gen.Stop()
-	d.printSummary()
-	return d.sum, runErr
+	w.Say("stopping the load and checking every WebSocket client saw every update...")
+	sum.Load = gen.Stop()
+	w.printSummary(sum)
+	return sum, runErr
 }
 
-type driver struct {
+// World is the local world a demo runs in: a Temporal dev server (unless one is given),
+// the local cloud, the worker and a fleet seeded with the old version. The demo and the
+// benchmarks share it, so that a benchmark measures what the demo shows.
+type World struct {
 	opts     Options
 	out      io.Writer
-	sum      *Summary
 	spec     *schemas.Spec
 	specPath string // the effective spec, written into WorkDir
 	temporal string
 	procs    []*proc
 	pids     []int
 	client   client.Client
+	stopOnce sync.Once
+	leaks    []string
 }
 
-func (d *driver) say(format string, args ...any) {
-	fmt.Fprintf(d.out, "%s  %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, args...))
+// Start brings the world up: it wipes the work dir, starts the services and seeds the
+// fleet. The World is returned even on error: Stop it either way, to stop what did start.
+func Start(ctx context.Context, opts Options) (*World, error) {
+	opts.defaults()
+	w := &World{opts: opts, out: opts.Out}
+	if err := w.prepare(); err != nil {
+		return w, err
+	}
+	if err := w.startServices(ctx); err != nil {
+		return w, err
+	}
+	return w, w.seed(ctx)
+}
+
+// Stop stops everything the world started and returns the processes still alive
+// afterwards: leaks. Later calls return the same answer.
+func (w *World) Stop() (leaked []string) {
+	w.stopOnce.Do(func() {
+		w.stopAll()
+		w.leaks = w.leaked()
+	})
+	return w.leaks
+}
+
+// LB is the load balancer's URL, where users reach the service.
+func (w *World) LB() string { return "http://" + w.opts.LB }
+
+// Fleet drives the world's local cloud with the spec's command, as the worker does.
+func (w *World) Fleet() *local.Fleet {
+	return local.New("http://"+w.opts.CloudAPI, *w.spec.Target.Local)
+}
+
+// NewLoad returns the demo's load on the load balancer, not started yet: Rate
+// requests/s, 30% writes, WSClients WebSocket clients over Boards.
+func (w *World) NewLoad() (*loadgen.Generator, error) {
+	return loadgen.New(loadgen.Config{
+		BaseURL: w.LB(), Rate: w.opts.Rate, WriteRatio: 0.3, WSClients: w.opts.WSClients,
+		Boards: w.opts.Boards, Timeout: 2 * time.Second,
+	})
+}
+
+// Say prints a progress line, timestamped like the rest of the demo's output.
+func (w *World) Say(format string, args ...any) {
+	fmt.Fprintf(w.out, "%s  %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, args...))
 }
 
 // prepare wipes the work dir and writes the effective spec: the demo's, with the store
 // and binaries made absolute so that the same spec works from any directory.
-func (d *driver) prepare() error {
-	if err := os.RemoveAll(d.opts.WorkDir); err != nil {
+func (w *World) prepare() error {
+	if err := os.RemoveAll(w.opts.WorkDir); err != nil {
 		return err
 	}
-	if err := os.MkdirAll(d.opts.WorkDir, 0o755); err != nil {
+	if err := os.MkdirAll(w.opts.WorkDir, 0o755); err != nil {
 		return err
 	}
-	spec, err := schemas.Load(d.opts.Spec)
+	spec, err := schemas.Load(w.opts.Spec)
 	if err != nil {
 		return err
 	}
 	if spec.Target.Provider != schemas.ProviderLocal || spec.Target.Local == nil {
-		return fmt.Errorf("%s: the demo needs target.provider local", d.opts.Spec)
+		return fmt.Errorf("%s: the demo needs target.provider local", w.opts.Spec)
 	}
-	if d.opts.Instances > 0 {
-		spec.Target.Instances = d.opts.Instances
+	if w.opts.Instances > 0 {
+		spec.Target.Instances = w.opts.Instances
 	}
 	cmd := slices.Clone(spec.Target.Local.Command)
 	for i, arg := range cmd {
 		switch {
 		case strings.HasPrefix(arg, "bin/"):
-			cmd[i] = filepath.Join(d.opts.BinDir, strings.TrimPrefix(arg, "bin/"))
+			cmd[i] = filepath.Join(w.opts.BinDir, strings.TrimPrefix(arg, "bin/"))
 		case i > 0 && cmd[i-1] == "--store":
-			cmd[i] = filepath.Join(d.opts.WorkDir, "board.db")
+			cmd[i] = filepath.Join(w.opts.WorkDir, "board.db")
 		}
 	}
-	spec.Target.Local.Command = cmd
-	spec.Target.Local.Endpoint = "http://" + d.opts.CloudAPI
+	spec.Target.Local.Command = append(cmd, w.opts.InstanceArgs...)
+	spec.Target.Local.Endpoint = "http://" + w.opts.CloudAPI
 	b, err := json.MarshalIndent(spec, "", "  ")
 	if err != nil {
 		return err
 	}
-	d.spec = spec
-	d.specPath = filepath.Join(d.opts.WorkDir, "release.json")
-	return os.WriteFile(d.specPath, b, 0o644)
+	w.spec = spec
+	w.specPath = filepath.Join(w.opts.WorkDir, "release.json")
+	return os.WriteFile(w.specPath, b, 0o644)
 }
 
-func (d *driver) startServices(ctx context.Context) error {
-	d.temporal = d.opts.Temporal
-	if d.temporal == "" {
-		d.temporal = fmt.Sprintf("127.0.0.1:%d", d.opts.TemporalPort)
-		args := []string{"server", "start-dev", "--ip", "127.0.0.1", "--port", fmt.Sprint(d.opts.TemporalPort),
-			"--ui-port", fmt.Sprint(d.opts.UIPort), "--log-level", "error"}
-		for _, sa := range []string{workflows.SAService, workflows.SAEnvironment, workflows.SAVersion, workflows.SAPhase} {
-			args = append(args, "--search-attribute", sa+"=Keyword")
-		}
-		if _, err := d.start("temporal", d.opts.TemporalCLI, args...); err != nil {
+func (w *World) startServices(ctx context.Context) error {
+	if !w.opts.CloudOnly {
+		if err := w.startTemporal(ctx); err != nil {
 			return err
 		}
 	}
-	c, err := dial(ctx, d.temporal)
-	if err != nil {
+	if _, err := w.start("localcloud", w.bin("zerodown"), "localcloud", "--listen", w.opts.CloudAPI, "--lb", w.opts.LB,
+		"--state-dir", filepath.Join(w.opts.WorkDir, "localcloud"), "--terminate-on-exit", "--stop-grace", "5s", "--log-level", "warn"); err != nil {
 		return err
 	}
-	d.client = c
-	if d.opts.Temporal == "" {
-		d.say("Temporal dev server at %s; the Temporal UI is at http://127.0.0.1:%d", d.temporal, d.opts.UIPort)
+	if err := waitHTTP(ctx, "http://"+w.opts.CloudAPI+api.PathHealthz, 30*time.Second); err != nil {
+		return fmt.Errorf("the local cloud did not come up: %w (see %s)", err, w.logPath("localcloud"))
 	}
-
-	if _, err := d.start("localcloud", d.bin("zerodown"), "localcloud", "--listen", d.opts.CloudAPI, "--lb", d.opts.LB,
-		"--state-dir", filepath.Join(d.opts.WorkDir, "localcloud"), "--terminate-on-exit", "--stop-grace", "5s", "--log-level", "warn"); err != nil {
-		return err
+	w.Say("local cloud: API at http://%s, load balancer at %s", w.opts.CloudAPI, w.LB())
+	if w.opts.CloudOnly {
+		return nil
 	}
-	if err := waitHTTP(ctx, "http://"+d.opts.CloudAPI+api.PathHealthz, 30*time.Second); err != nil {
-		return fmt.Errorf("the local cloud did not come up: %w (see %s)", err, d.logPath("localcloud"))
-	}
-	d.say("local cloud: API at http://%s, load balancer at http://%s", d.opts.CloudAPI, d.opts.LB)
-	if _, err := d.start("worker", d.bin("zerodown-worker"), "--local-endpoint", "http://"+d.opts.CloudAPI,
+	if _, err := w.start("worker", w.bin("zerodown-worker"), "--local-endpoint", "http://"+w.opts.CloudAPI,
 		"--metrics", "127.0.0.1:0", "--log-level", "warn"); err != nil {
 		return err
 	}
-	d.say("worker started (log: %s)", d.logPath("worker"))
+	w.Say("worker started (log: %s)", w.logPath("worker"))
+	return nil
+}
+
+// startTemporal starts the pinned dev server, unless Options.Temporal names a running
+// one, and connects to it.
+func (w *World) startTemporal(ctx context.Context) error {
+	w.temporal = w.opts.Temporal
+	if w.temporal == "" {
+		w.temporal = fmt.Sprintf("127.0.0.1:%d", w.opts.TemporalPort)
+		args := []string{"server", "start-dev", "--ip", "127.0.0.1", "--port", fmt.Sprint(w.opts.TemporalPort),
+			"--ui-port", fmt.Sprint(w.opts.UIPort), "--log-level", "error"}
+		for _, sa := range []string{workflows.SAService, workflows.SAEnvironment, workflows.SAVersion, workflows.SAPhase} {
+			args = append(args, "--search-attribute", sa+"=Keyword")
+		}
+		if _, err := w.start("temporal", w.opts.TemporalCLI, args...); err != nil {
+			return err
+		}
+	}
+	c, err := dial(ctx, w.temporal)
+	if err != nil {
+		return err
+	}
+	w.client = c
+	if w.opts.Temporal == "" {
+		w.Say("Temporal dev server at %s; the Temporal UI is at http://127.0.0.1:%d", w.temporal, w.opts.UIPort)
+	}
 	return nil
 }
 
 // seed puts the old version on the fleet, as if it had been released long ago.
-func (d *driver) seed(ctx context.Context) error {
-	f := d.fleet()
-	n := d.spec.Target.Instances
-	ins, err := f.Launch(ctx, fleet.LaunchRequest{Key: "demo/seed/" + d.opts.Seed, Version: d.opts.Seed, Count: n})
+func (w *World) seed(ctx context.Context) error {
+	f := w.Fleet()
+	n := w.spec.Target.Instances
+	ins, err := f.Launch(ctx, fleet.LaunchRequest{Key: "demo/seed/" + w.opts.Seed, Version: w.opts.Seed, Count: n})
 	if err != nil {
-		return fmt.Errorf("launch %d x %s: %w", n, d.opts.Seed, err)
+		return fmt.Errorf("launch %d x %s: %w", n, w.opts.Seed, err)
 	}
 	ids := make([]string, len(ins))
 	for i, in := range ins {
@@ -278,31 +338,30 @@ func (d *driver) seed(ctx context.Context) error {
 	wctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	if err := f.WaitHealthy(wctx, ids); err != nil {
-		return fmt.Errorf("%s did not get healthy: %w", d.opts.Seed, err)
+		return fmt.Errorf("%s did not get healthy: %w", w.opts.Seed, err)
 	}
 	if err := f.Attach(ctx, ids); err != nil {
 		return err
 	}
-	d.say("fleet: %d x %s serving behind the load balancer", n, d.opts.Seed)
+	w.Say("fleet: %d x %s serving behind the load balancer", n, w.opts.Seed)
 	return nil
 }
 
-func (d *driver) fleet() *local.Fleet {
-	return local.New("http://"+d.opts.CloudAPI, *d.spec.Target.Local)
-}
-
-// release runs `zerodown start --wait` and approves the gate itself when nobody else
+// Release runs `zerodown start --wait` and approves the gate itself when nobody else
 // does within ApproveAfter.
-func (d *driver) release(ctx context.Context, version string) (Result, error) {
+func (w *World) Release(ctx context.Context, version string) (Result, error) {
 	res := Result{Version: version}
-	d.say("releasing %s: zerodown start -f %s --version %s --wait", version, filepath.Base(d.opts.Spec), version)
+	if w.client == nil {
+		return res, errors.New("this world runs no Temporal server and no worker (CloudOnly): zerodown cannot release")
+	}
+	w.Say("releasing %s: zerodown start -f %s --version %s --wait", version, filepath.Base(w.opts.Spec), version)
 	start := time.Now()
 	actx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	go d.autoApprove(actx)
-	cmd := exec.CommandContext(ctx, d.bin("zerodown"), "start", "-f", d.specPath, "--version", version, "--by", "make-demo", "--wait")
-	cmd.Env = d.env()
-	cmd.Stdout, cmd.Stderr = indent(d.out), indent(d.out)
+	go w.autoApprove(actx)
+	cmd := exec.CommandContext(ctx, w.bin("zerodown"), "start", "-f", w.specPath, "--version", version, "--by", "make-demo", "--wait")
+	cmd.Env = w.env()
+	cmd.Stdout, cmd.Stderr = indent(w.out), indent(w.out)
 	err := cmd.Run()
 	res.Duration = time.Since(start)
 	var exit *exec.ExitError
@@ -316,19 +375,19 @@ func (d *driver) release(ctx context.Context, version string) (Result, error) {
 	if res.ExitCode == 1 || res.ExitCode == 2 || res.ExitCode == 3 {
 		return res, fmt.Errorf("zerodown start exited %d", res.ExitCode)
 	}
-	st, err := d.status(ctx)
+	st, err := w.status(ctx)
 	if err != nil {
 		return res, err
 	}
 	res.Phase, res.Error = st.Phase, st.Error
-	res.Fleet, err = d.serving(ctx)
+	res.Fleet, err = w.Serving(ctx)
 	return res, err
 }
 
-func (d *driver) status(ctx context.Context) (workflows.Status, error) {
+func (w *World) status(ctx context.Context) (workflows.Status, error) {
 	var st workflows.Status
-	cmd := exec.CommandContext(ctx, d.bin("zerodown"), "status", d.spec.Service+"/"+d.spec.Environment, "--output", "json")
-	cmd.Env = d.env()
+	cmd := exec.CommandContext(ctx, w.bin("zerodown"), "status", w.spec.Service+"/"+w.spec.Environment, "--output", "json")
+	cmd.Env = w.env()
 	out, err := cmd.Output()
 	if err != nil {
 		return st, fmt.Errorf("zerodown status: %w", err)
@@ -336,8 +395,8 @@ func (d *driver) status(ctx context.Context) (workflows.Status, error) {
 	return st, json.Unmarshal(out, &st)
 }
 
-func (d *driver) autoApprove(ctx context.Context) {
-	id := d.spec.ID()
+func (w *World) autoApprove(ctx context.Context) {
+	id := w.spec.ID()
 	var since time.Time
 	for {
 		select {
@@ -345,7 +404,7 @@ func (d *driver) autoApprove(ctx context.Context) {
 			return
 		case <-time.After(500 * time.Millisecond):
 		}
-		v, err := d.client.QueryWorkflow(ctx, id, "", workflows.QueryStatus)
+		v, err := w.client.QueryWorkflow(ctx, id, "", workflows.QueryStatus)
 		if err != nil {
 			continue
 		}
@@ -356,22 +415,23 @@ func (d *driver) autoApprove(ctx context.Context) {
 		}
 		if since.IsZero() {
 			since = time.Now()
-			d.say("approval needed: run `bin/zerodown approve %s/%s` (or click in Slack); the demo approves in %s",
-				d.spec.Service, d.spec.Environment, d.opts.ApproveAfter)
+			w.Say("approval needed: run `bin/zerodown approve %s/%s` (or click in Slack); the demo approves in %s",
+				w.spec.Service, w.spec.Environment, w.opts.ApproveAfter)
 		}
-		if time.Since(since) >= d.opts.ApproveAfter {
-			cmd := exec.CommandContext(ctx, d.bin("zerodown"), "approve", d.spec.Service+"/"+d.spec.Environment,
-				"--by", "make-demo", "--comment", "nobody objected within "+d.opts.ApproveAfter.String())
-			cmd.Env = d.env()
-			cmd.Stdout, cmd.Stderr = indent(d.out), indent(d.out)
+		if time.Since(since) >= w.opts.ApproveAfter {
+			cmd := exec.CommandContext(ctx, w.bin("zerodown"), "approve", w.spec.Service+"/"+w.spec.Environment,
+				"--by", "make-demo", "--comment", "nobody objected within "+w.opts.ApproveAfter.String())
+			cmd.Env = w.env()
+			cmd.Stdout, cmd.Stderr = indent(w.out), indent(w.out)
 			_ = cmd.Run()
 			since = time.Time{}
 		}
 	}
 }
 
-// progress prints, every 5 seconds, what the load saw and which versions served it.
-func (d *driver) progress(ctx context.Context, gen *loadgen.Generator) (stop func()) {
+// Progress prints, every 5 seconds, what the load saw and which versions served it,
+// until stop is called.
+func (w *World) Progress(ctx context.Context, gen *loadgen.Generator) (stop func()) {
 	pctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() {
@@ -386,7 +446,7 @@ func (d *driver) progress(ctx context.Context, gen *loadgen.Generator) (stop fun
 			case <-t.C:
 			}
 			now := gen.Report()
-			d.say("load: %d requests, %d failed; served by %s", now.Requests, now.Failed, versionShare(prev, now))
+			w.Say("load: %d requests, %d failed; served by %s", now.Requests, now.Failed, versionShare(prev, now))
 			prev = now
 		}
 	}()
@@ -413,9 +473,9 @@ func versionShare(prev, now *loadgen.Report) string {
 	return strings.Join(parts, ", ")
 }
 
-// serving counts healthy attached instances per version.
-func (d *driver) serving(ctx context.Context) (map[string]int, error) {
-	st, err := d.fleet().Describe(ctx)
+// Serving counts healthy attached instances per version.
+func (w *World) Serving(ctx context.Context) (map[string]int, error) {
+	st, err := w.Fleet().Describe(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -428,29 +488,29 @@ func (d *driver) serving(ctx context.Context) (map[string]int, error) {
 	return m, nil
 }
 
-func (d *driver) printSummary() {
-	w := d.out
-	fmt.Fprintln(w)
-	fmt.Fprintln(w, "==== zerodown demo: summary ====")
-	for _, r := range d.sum.Releases {
+func (w *World) printSummary(sum *Summary) {
+	out := w.out
+	fmt.Fprintln(out)
+	fmt.Fprintln(out, "==== zerodown demo: summary ====")
+	for _, r := range sum.Releases {
 		line := fmt.Sprintf("release %s: %s in %s (exit %d)", r.Version, r.Phase, r.Duration.Round(time.Second), r.ExitCode)
 		if r.Error != "" {
 			line += ": " + r.Error
 		}
-		fmt.Fprintln(w, line)
-		fmt.Fprintf(w, "  fleet afterwards: %s\n", fleetLine(r.Fleet))
+		fmt.Fprintln(out, line)
+		fmt.Fprintf(out, "  fleet afterwards: %s\n", fleetLine(r.Fleet))
 	}
-	if l := d.sum.Load; l != nil {
-		fmt.Fprintf(w, "requests: %d sent, %d served, %d failed (p50 %.1fms, p99 %.1fms, max %.1fms)\n",
+	if l := sum.Load; l != nil {
+		fmt.Fprintf(out, "requests: %d sent, %d served, %d failed (p50 %.1fms, p99 %.1fms, max %.1fms)\n",
 			l.Requests, l.OK, l.Failed, l.Latency.P50, l.Latency.P99, l.Latency.Max)
 		ws := l.WebSocket
-		fmt.Fprintf(w, "websocket: %d clients, %d sessions kept across %d reconnects asked by the service, %d dropped, %d updates lost\n",
+		fmt.Fprintf(out, "websocket: %d clients, %d sessions kept across %d reconnects asked by the service, %d dropped, %d updates lost\n",
 			ws.Clients, int64(ws.Clients)-ws.Dropped, ws.Reconnects, ws.Dropped, ws.Lost)
 		if l.ZeroLoss() {
-			fmt.Fprintln(w, "nobody noticed: zero failed requests, zero dropped sessions, zero lost updates")
+			fmt.Fprintln(out, "nobody noticed: zero failed requests, zero dropped sessions, zero lost updates")
 		}
 	}
-	fmt.Fprintf(w, "logs: %s\n", d.opts.WorkDir)
+	fmt.Fprintf(out, "logs: %s\n", w.opts.WorkDir)
 }
 
 func fleetLine(m map[string]int) string {
@@ -474,24 +534,24 @@ func mapsKeys[V any](m map[string]V) func(func(string) bool) {
 	}
 }
 
-func (d *driver) env() []string {
-	return append(os.Environ(), "TEMPORAL_ADDRESS="+d.temporal, "TEMPORAL_NAMESPACE=default",
-		"ZERODOWN_LOCALCLOUD=http://"+d.opts.CloudAPI)
+func (w *World) env() []string {
+	return append(os.Environ(), "TEMPORAL_ADDRESS="+w.temporal, "TEMPORAL_NAMESPACE=default",
+		"ZERODOWN_LOCALCLOUD=http://"+w.opts.CloudAPI)
 }
 
-func (d *driver) bin(name string) string { return filepath.Join(d.opts.BinDir, name) }
+func (w *World) bin(name string) string { return filepath.Join(w.opts.BinDir, name) }
 
-func (d *driver) logPath(name string) string { return filepath.Join(d.opts.WorkDir, name+".log") }
+func (w *World) logPath(name string) string { return filepath.Join(w.opts.WorkDir, name+".log") }
 
 // leaked reports instance and service processes still alive after the stop.
-func (d *driver) leaked() []string {
+func (w *World) leaked() []string {
 	var out []string
-	for _, pid := range d.pids {
+	for _, pid := range w.pids {
 		if syscall.Kill(pid, 0) == nil {
 			out = append(out, fmt.Sprintf("pid %d", pid))
 		}
 	}
-	for _, p := range d.procs {
+	for _, p := range w.procs {
 		if p.running() {
 			out = append(out, p.name)
 		}
@@ -501,15 +561,15 @@ func (d *driver) leaked() []string {
 
 // stopAll stops what the demo started, newest first, remembering instance PIDs first so
 // that leaks can be checked once everything says it has stopped.
-func (d *driver) stopAll() {
-	if st, err := instancePIDs(d.opts.CloudAPI); err == nil {
-		d.pids = st
+func (w *World) stopAll() {
+	if st, err := instancePIDs(w.opts.CloudAPI); err == nil {
+		w.pids = st
 	}
-	if d.client != nil {
-		d.client.Close()
+	if w.client != nil {
+		w.client.Close()
 	}
-	for i := len(d.procs) - 1; i >= 0; i-- {
-		d.procs[i].stop(20 * time.Second)
+	for i := len(w.procs) - 1; i >= 0; i-- {
+		w.procs[i].stop(20 * time.Second)
 	}
 }
 

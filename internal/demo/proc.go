@@ -27,14 +27,14 @@ type proc struct {
 	done chan struct{}
 }
 
-func (d *driver) start(name, exe string, args ...string) (*proc, error) {
-	logf, err := os.Create(d.logPath(name))
+func (w *World) start(name, exe string, args ...string) (*proc, error) {
+	logf, err := os.Create(w.logPath(name))
 	if err != nil {
 		return nil, err
 	}
 	cmd := exec.Command(exe, args...)
-	cmd.Dir = d.opts.Root
-	cmd.Env = d.env()
+	cmd.Dir = w.opts.Root
+	cmd.Env = w.env()
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
@@ -47,7 +47,7 @@ func (d *driver) start(name, exe string, args ...string) (*proc, error) {
 		_ = logf.Close()
 		close(p.done)
 	}()
-	d.procs = append(d.procs, p)
+	w.procs = append(w.procs, p)
 	return p, nil
 }
 
@@ -72,6 +72,19 @@ func (p *proc) stop(timeout time.Duration) {
 		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
 		<-p.done
 	}
+}
+
+// TemporalCLI finds the Temporal CLI that starts the dev server: $TEMPORAL_CLI (which
+// the Makefile sets to the pinned one), then PATH.
+func TemporalCLI() (string, error) {
+	if p := os.Getenv("TEMPORAL_CLI"); p != "" {
+		return p, nil
+	}
+	p, err := exec.LookPath("temporal")
+	if err != nil {
+		return "", errors.New("the Temporal CLI is missing: run `make temporal-cli` or set TEMPORAL_CLI")
+	}
+	return p, nil
 }
 
 // dial connects to Temporal, waiting for a server that is still starting.

@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"strings"
@@ -33,11 +32,9 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	temporal := os.Getenv("TEMPORAL_CLI")
-	if temporal == "" {
-		if temporal, err = exec.LookPath("temporal"); err != nil {
-			fail(fmt.Errorf("the Temporal CLI is missing: run `make temporal-cli` or set TEMPORAL_CLI"))
-		}
+	temporal, err := demo.TemporalCLI()
+	if err != nil {
+		fail(err)
 	}
 	bin := filepath.Join(root, "bin")
 	if !*noBuild {
