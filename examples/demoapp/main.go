@@ -51,6 +51,7 @@ func run() error {
 		crashOnStart    = flag.Bool("crash-on-start", false, "fault: exit 1 right after starting")
 		shutdownTimeout = flag.Duration("shutdown-timeout", 10*time.Second, "bound on graceful shutdown after SIGTERM")
 		drainDelay      = flag.Duration("drain-delay", 0, "after SIGTERM, keep serving with /healthz 503 this long before closing the listener")
+		migrateOnTerm   = flag.Bool("migrate-on-sigterm", true, "after SIGTERM, tell WebSocket clients to reconnect elsewhere (false: just close them)")
 		poll            = flag.Duration("poll", 50*time.Millisecond, "how often to poll the store for changes made through other instances")
 		logLevel        = flag.String("log-level", "info", "debug, info, warn or error")
 	)
@@ -94,7 +95,9 @@ func run() error {
 		FailHealth:     *failHealth,
 		UnhealthyAfter: *unhealthyAfter,
 		PollInterval:   *poll,
-		Logger:         log,
+
+		NoShutdownMigration: !*migrateOnTerm,
+		Logger:              log,
 	})
 	if err != nil {
 		return err

@@ -158,6 +158,32 @@ func TestSIGTERMFinishesInFlightRequestAndMovesWebSockets(t *testing.T) {
 	require.Contains(t, p.logs.String(), "shut down")
 }
 
+// A service that knows nothing of migration just closes its WebSockets on SIGTERM:
+// benchmarks compare release procedures with it, without the service's own help.
+func TestSIGTERMWithoutMigrationClosesWebSockets(t *testing.T) {
+	p := start(t, "--version", "v1", "--store", filepath.Join(t.TempDir(), "board.db"), "--migrate-on-sigterm=false")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	ws, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(p.url, "http")+"/ws?board=b&since=0", nil)
+	require.NoError(t, err)
+	defer ws.CloseNow()
+	var hello board.Message
+	require.NoError(t, wsjson.Read(ctx, ws, &hello))
+
+	require.NoError(t, p.cmd.Process.Signal(syscall.SIGTERM))
+	var m board.Message
+	err = wsjson.Read(ctx, ws, &m)
+	require.Error(t, err, "no reconnect message, got %+v", m)
+	require.NotEqual(t, websocket.StatusNormalClosure, websocket.CloseStatus(err))
+	select {
+	case err := <-p.exited:
+		p.exited <- err
+		require.NoError(t, err, "clean exit\n%s", p.logs.String())
+	case <-time.After(5 * time.Second):
+		t.Fatalf("demoapp did not exit\n%s", p.logs.String())
+	}
+}
+
 func TestCrashOnStart(t *testing.T) {
 	cmd := exec.Command(binary, "--version", "bad", "--crash-on-start", "--store", filepath.Join(t.TempDir(), "x.db"))
 	out, err := cmd.CombinedOutput()

@@ -42,6 +42,12 @@ type Config struct {
 	// version that passes its first checks and goes bad while it soaks (a leak, say).
 	UnhealthyAfter time.Duration
 
+	// NoShutdownMigration makes Serve close WebSockets on shutdown without telling
+	// clients to reconnect, as a service that knows nothing of session migration does;
+	// /admin/migrate still works. Benchmarks use it to compare release procedures
+	// without the service's own help.
+	NoShutdownMigration bool
+
 	// PollInterval is how often the store's change log is polled for changes made
 	// through other instances. Default 50ms.
 	PollInterval time.Duration
@@ -459,7 +465,8 @@ func (s *Server) Close() {
 
 // Serve serves on ln until ctx ends, then shuts down gracefully: /healthz goes 503, the
 // listener closes after drainDelay, in-flight requests finish, WebSocket clients are
-// told to reconnect elsewhere; all of it bounded by timeout. It closes the Server.
+// told to reconnect elsewhere (unless Config.NoShutdownMigration); all of it bounded
+// by timeout. It closes the Server.
 func (s *Server) Serve(ctx context.Context, ln net.Listener, drainDelay, timeout time.Duration) error {
 	hs := &http.Server{
 		Handler:           s.handler,
@@ -490,7 +497,10 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, drainDelay, timeout
 	var shutdownErr error
 	var wg sync.WaitGroup
 	wg.Go(func() { shutdownErr = hs.Shutdown(sctx) }) // closes the listener, waits for in-flight requests
-	migrated := s.Migrate(sctx)                       // hijacked WebSockets are not Shutdown's business
+	migrated := 0
+	if !s.cfg.NoShutdownMigration {
+		migrated = s.Migrate(sctx) // hijacked WebSockets are not Shutdown's business
+	}
 	wg.Wait()
 	if shutdownErr != nil {
 		_ = hs.Close() // out of time: cut what is still running
