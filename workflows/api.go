@@ -160,6 +160,7 @@ type Status struct {
 	Batch           int              `json:"batch,omitempty"`
 	Batches         int              `json:"batches,omitempty"`
 	Timeline        []Event          `json:"timeline"`
+	NotifyError     string           `json:"notifyError,omitempty"` // the last notification that failed for good
 	Error           string           `json:"error,omitempty"`
 	Fleet           *fleet.State     `json:"fleet,omitempty"`
 	Run             int              `json:"run"` // how many times the release continued as new

@@ -31,6 +31,11 @@ import (
 // into testdata/histories, where the replay test finds them (`make record-histories`).
 const recordEnv = "ZERODOWN_RECORD"
 
+// historySet is where recordings of the current workflow code go. Sets recorded by
+// earlier code stay forever: each is replayed on every change. Start a new set (and keep
+// the old one) whenever a change goes behind workflow.GetVersion.
+const historySet = "2-notify"
+
 func integrationSpec() schemas.Spec {
 	s := spec()
 	s.Canary.Soak = schemas.Duration(3 * time.Second)
@@ -166,8 +171,10 @@ func saveHistory(ctx context.Context, t *testing.T, c client.Client, id, runID, 
 	if os.Getenv(recordEnv) == "1" {
 		b, err := temporalproto.CustomJSONMarshalOptions{Indent: "  "}.Marshal(h)
 		require.NoError(t, err)
-		require.NoError(t, os.WriteFile(filepath.Join("testdata", "histories", name), b, 0o644))
-		t.Logf("recorded %d events in testdata/histories/%s", len(h.Events), name)
+		dir := filepath.Join("testdata", "histories", historySet)
+		require.NoError(t, os.MkdirAll(dir, 0o755))
+		require.NoError(t, os.WriteFile(filepath.Join(dir, name), b, 0o644))
+		t.Logf("recorded %d events in %s/%s", len(h.Events), dir, name)
 	}
 	return h
 }

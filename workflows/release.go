@@ -11,6 +11,7 @@ import (
 
 	"github.com/zerodown/zerodown/activities"
 	"github.com/zerodown/zerodown/fleet"
+	"github.com/zerodown/zerodown/notify"
 	"github.com/zerodown/zerodown/schemas"
 )
 
@@ -46,7 +47,8 @@ type release struct {
 	st     *ReleaseState
 	abort  *AbortRequest
 	cancel workflow.CancelFunc // cancels the phase in progress when an abort arrives
-	checks int                 // soak checks in this run, to bound its history
+	notes  *notifier
+	checks int // soak checks in this run, to bound its history
 }
 
 // ReleaseWorkflow releases in.Version of in.Spec: canary, soak, approval, promote,
@@ -72,6 +74,7 @@ func ReleaseWorkflow(ctx workflow.Context, in ReleaseInput) (Status, error) {
 	} else {
 		r.st.Status.Run++
 	}
+	r.startNotifier(ctx)
 	if err := r.registerHandlers(ctx); err != nil {
 		return Status{}, err
 	}
@@ -84,6 +87,7 @@ func ReleaseWorkflow(ctx workflow.Context, in ReleaseInput) (Status, error) {
 	}
 	if err == nil {
 		r.finish(ctx, PhaseSucceeded, "")
+		r.notes.flush(ctx)
 		return r.st.Status, nil
 	}
 
@@ -98,9 +102,11 @@ func ReleaseWorkflow(ctx workflow.Context, in ReleaseInput) (Status, error) {
 	}
 	if rbErr := r.rollback(rctx, reason); rbErr != nil {
 		r.finish(rctx, PhaseFailed, fmt.Sprintf("%s; rollback failed: %v", reason, rbErr))
+		r.notes.flush(rctx)
 		return r.st.Status, temporal.NewNonRetryableApplicationError(r.st.Status.Error, ErrTypeFailed, nil, r.st.Status)
 	}
 	r.finish(rctx, PhaseRolledBack, reason)
+	r.notes.flush(rctx)
 	kind := ErrTypeRolledBack
 	if r.abort != nil {
 		kind = ErrTypeAborted
@@ -174,6 +180,7 @@ func (r *release) plan(ctx workflow.Context) error {
 	}
 	p := NewPlan(r.spec, len(r.st.OldIDs))
 	r.st.Status.Batches = len(p.Batches)
+	r.notes.send(ctx, notify.KindStarted, r.in.StartedBy, fmt.Sprintf("%s -> %s", orNone(r.st.Status.PreviousVersion), r.in.Version))
 	r.event(ctx, "planned", r.in.StartedBy, fmt.Sprintf("%s -> %s: %d old instance(s), canary %d, %d batch(es) of %s, %d wanted",
 		orNone(r.st.Status.PreviousVersion), r.in.Version, len(r.st.OldIDs), p.Canary, len(p.Batches), p.Strategy, p.Desired))
 	return nil
@@ -395,7 +402,8 @@ func (r *release) promote(ctx workflow.Context) error {
 		if err := r.waitResumed(ctx); err != nil {
 			return err
 		}
-		if i == len(p.Batches)-1 {
+		// With one batch, "before the last batch" is the moment after the soak: ask once.
+		if i == len(p.Batches)-1 && !(i == 0 && r.spec.Canary.Approval.HasGate(schemas.GateAfterSoak)) {
 			if err := r.approval(ctx, schemas.GateBeforeLastBatch); err != nil {
 				return err
 			}
@@ -676,6 +684,9 @@ func (r *release) setPhase(ctx workflow.Context, p Phase) {
 	r.st.Status.Phase = p
 	r.st.Status.Phases = append(r.st.Status.Phases, PhaseRecord{Phase: p, Started: workflow.Now(ctx)})
 	r.upsertSearchAttributes(ctx)
+	if !p.Terminal() && p != PhasePlanning {
+		r.notes.send(ctx, notify.KindPhase, "", "")
+	}
 }
 
 func (r *release) upsertSearchAttributes(ctx workflow.Context) {
@@ -697,6 +708,7 @@ func (r *release) event(ctx workflow.Context, kind, by, msg string) {
 		r.st.Status.Timeline = r.st.Status.Timeline[len(r.st.Status.Timeline)-maxTimeline:]
 	}
 	workflow.GetLogger(ctx).Info(msg, "kind", kind, "by", by)
+	r.notes.onEvent(ctx, kind, by, msg)
 }
 
 func (r *release) finish(ctx workflow.Context, p Phase, errMsg string) {
@@ -719,6 +731,7 @@ func (r *release) continueAsNew(ctx workflow.Context) error {
 		return err
 	}
 	r.drainSignals(ctx)
+	r.notes.flush(ctx)
 	next := r.in
 	next.State = r.st
 	r.event(ctx, "continue-as-new", "", fmt.Sprintf("history kept small: run %d continues with %s of soak left", r.st.Status.Run+1, r.st.Status.SoakRemaining))

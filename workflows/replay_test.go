@@ -15,15 +15,16 @@ import (
 	"github.com/zerodown/zerodown/workflows"
 )
 
-// TestReplayRecordedHistories replays every history recorded in testdata/histories with
+// TestReplayRecordedHistories replays every history recorded in testdata/histories (one
+// folder per set of workflow code, see historySet) with
 // today's workflow code. A failure means a change would break releases in flight: guard
 // it with workflow.GetVersion. Record new histories with `make record-histories`.
 func TestReplayRecordedHistories(t *testing.T) {
-	files, err := filepath.Glob(filepath.Join("testdata", "histories", "*.json"))
+	files, err := filepath.Glob(filepath.Join("testdata", "histories", "*", "*.json"))
 	require.NoError(t, err)
 	require.NotEmpty(t, files, "no recorded histories: run make record-histories")
 	for _, file := range files {
-		t.Run(filepath.Base(file), func(t *testing.T) {
+		t.Run(filepath.Base(filepath.Dir(file))+"/"+filepath.Base(file), func(t *testing.T) {
 			require.NoError(t, newReplayer(t).ReplayWorkflowHistoryFromJSONFile(quietReplayLogger(), file))
 		})
 	}

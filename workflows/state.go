@@ -14,5 +14,15 @@ type ReleaseState struct {
 	DetachedOld  []string      `json:"detachedOld"` // old instances out of the load balancer
 	SoakElapsed  time.Duration `json:"soakElapsed"`
 	PromoteBy    string        `json:"promoteBy,omitempty"` // who asked to skip the soak
+	Notify       NotifyState   `json:"notify"`
 	Inconclusive int           `json:"inconclusive"`
+}
+
+// NotifyState is where a release's notifications stand: the thread to reply in, the last
+// sequence number sent, and failures.
+type NotifyState struct {
+	Thread    string `json:"thread,omitempty"`
+	Seq       int    `json:"seq"`
+	Failures  int    `json:"failures,omitempty"`
+	LastError string `json:"lastError,omitempty"`
 }
