@@ -9,7 +9,7 @@ TEMPORAL_SERVER_VERSION := 1.29.1
 export TEMPORAL_CLI ?= $(GOBIN)/temporal
 BIN := bin
 
-.PHONY: all build test test-short lint temporal-cli record-histories demo demo-bad clean
+.PHONY: all build test test-short fuzz lint temporal-cli record-histories demo demo-bad clean
 
 all: build
 
@@ -51,6 +51,13 @@ test-short:
 # which the replay test replays forever after. Do it before changing workflow code.
 record-histories: temporal-cli
 	ZERODOWN_RECORD=1 $(GO) test -count=1 -run 'OnDevServer' ./workflows/
+
+# Fuzzes spec loading and update payloads for FUZZTIME each (CI runs it briefly). The
+# seed corpora also run as plain tests in make test.
+FUZZTIME ?= 15s
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./schemas/
+	$(GO) test -run '^$$' -fuzz '^FuzzUpdatePayload$$' -fuzztime $(FUZZTIME) ./workflows/
 
 lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)
