@@ -53,12 +53,24 @@ type LocalSpec struct {
 
 // AWSSpec configures the AWS provider.
 type AWSSpec struct {
-	Region           string   `json:"region"`
-	LaunchTemplate   string   `json:"launchTemplate"`
-	TargetGroups     []string `json:"targetGroups,omitempty"`
-	Subnets          []string `json:"subnets,omitempty"`
-	AutoScalingGroup string   `json:"autoScalingGroup,omitempty"`
-	Endpoint         string   `json:"endpoint,omitempty"`
+	Region         string `json:"region"`
+	LaunchTemplate string `json:"launchTemplate"`
+	// LaunchTemplateVersion is a version number, $Default or $Latest.
+	LaunchTemplateVersion string   `json:"launchTemplateVersion,omitempty"`
+	TargetGroups          []string `json:"targetGroups,omitempty"`
+	Subnets               []string `json:"subnets,omitempty"`
+	AutoScalingGroup      string   `json:"autoScalingGroup,omitempty"`
+	// ListenerRuleArn and CanaryTargetGroup, set together, let the release give the
+	// canary a share of traffic through a weighted forward to two target groups.
+	ListenerRuleArn   string `json:"listenerRuleArn,omitempty"`
+	CanaryTargetGroup string `json:"canaryTargetGroup,omitempty"`
+	// Port is where instances answer directly (hooks, session migration).
+	Port int `json:"port,omitempty"`
+	// Service and Environment are the tag values that mark the fleet's instances. The
+	// fleet sees only the target, not the whole spec, so Defaults copies them from it.
+	Service     string `json:"service,omitempty"`
+	Environment string `json:"environment,omitempty"`
+	Endpoint    string `json:"endpoint,omitempty"`
 }
 
 // Bake methods.
@@ -104,6 +116,10 @@ type Analysis struct {
 	Metrics           []Metric `json:"metrics,omitempty"`
 	FailureLimit      int      `json:"failureLimit"`
 	InconclusiveLimit int      `json:"inconclusiveLimit,omitempty"`
+	// BetweenBatches checks the new version against the old after each promote batch.
+	BetweenBatches bool `json:"betweenBatches,omitempty"`
+	// PostPromotion keeps checking the new version this long after the last batch.
+	PostPromotion Duration `json:"postPromotion,omitempty"`
 }
 
 // Metric is one canary-vs-baseline comparison.

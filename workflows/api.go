@@ -125,6 +125,7 @@ const (
 
 // PendingApproval describes an open approval gate.
 type PendingApproval struct {
+	Reason    string    `json:"reason,omitempty"`    // why a gate analysis opened is waiting
 	Gate      string    `json:"gate,omitempty"`      // schemas.GateAfterSoak or GateBeforeLastBatch
 	Required  int       `json:"required,omitempty"`  // distinct approvals this gate needs
 	Approvals []string  `json:"approvals,omitempty"` // who has approved it so far
@@ -136,32 +137,33 @@ type PendingApproval struct {
 
 // Status is what the status query returns.
 type Status struct {
-	ReleaseID       string           `json:"releaseId"`
-	Service         string           `json:"service"`
-	Environment     string           `json:"environment"`
-	Version         string           `json:"version"`
-	PreviousVersion string           `json:"previousVersion,omitempty"`
-	Phase           Phase            `json:"phase"`
-	Phases          []PhaseRecord    `json:"phases"`
-	Paused          bool             `json:"paused"`
-	PausedBy        string           `json:"pausedBy,omitempty"`
-	Desired         int              `json:"desired"`
-	Versions        []VersionCount   `json:"versions"`
-	Traffic         map[string]int   `json:"traffic"` // percent of attached capacity per version
-	PendingApproval *PendingApproval `json:"pendingApproval,omitempty"`
-	Checks          []CheckResult    `json:"checks,omitempty"`
-	FailedChecks    int              `json:"failedChecks"`
-	SoakRemaining   time.Duration    `json:"soakRemaining"`
-	SoakEndsAt      time.Time        `json:"soakEndsAt,omitempty"`
-	AbortedBy       string           `json:"abortedBy,omitempty"`
-	StartedBy       string           `json:"startedBy,omitempty"`
-	Started         time.Time        `json:"started"`
-	Ended           time.Time        `json:"ended,omitempty"`
-	Batch           int              `json:"batch,omitempty"`
-	Batches         int              `json:"batches,omitempty"`
-	Timeline        []Event          `json:"timeline"`
-	NotifyError     string           `json:"notifyError,omitempty"` // the last notification that failed for good
-	Error           string           `json:"error,omitempty"`
-	Fleet           *fleet.State     `json:"fleet,omitempty"`
-	Run             int              `json:"run"` // how many times the release continued as new
+	ReleaseID          string           `json:"releaseId"`
+	Service            string           `json:"service"`
+	Environment        string           `json:"environment"`
+	Version            string           `json:"version"`
+	PreviousVersion    string           `json:"previousVersion,omitempty"`
+	Phase              Phase            `json:"phase"`
+	Phases             []PhaseRecord    `json:"phases"`
+	Paused             bool             `json:"paused"`
+	PausedBy           string           `json:"pausedBy,omitempty"`
+	Desired            int              `json:"desired"`
+	Versions           []VersionCount   `json:"versions"`
+	Traffic            map[string]int   `json:"traffic"` // percent of attached capacity per version
+	PendingApproval    *PendingApproval `json:"pendingApproval,omitempty"`
+	Checks             []CheckResult    `json:"checks,omitempty"`
+	InconclusiveChecks int              `json:"inconclusiveChecks,omitempty"`
+	FailedChecks       int              `json:"failedChecks"`
+	SoakRemaining      time.Duration    `json:"soakRemaining"`
+	SoakEndsAt         time.Time        `json:"soakEndsAt,omitempty"`
+	AbortedBy          string           `json:"abortedBy,omitempty"`
+	StartedBy          string           `json:"startedBy,omitempty"`
+	Started            time.Time        `json:"started"`
+	Ended              time.Time        `json:"ended,omitempty"`
+	Batch              int              `json:"batch,omitempty"`
+	Batches            int              `json:"batches,omitempty"`
+	Timeline           []Event          `json:"timeline"`
+	NotifyError        string           `json:"notifyError,omitempty"` // the last notification that failed for good
+	Error              string           `json:"error,omitempty"`
+	Fleet              *fleet.State     `json:"fleet,omitempty"`
+	Run                int              `json:"run"` // how many times the release continued as new
 }

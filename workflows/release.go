@@ -15,6 +15,10 @@ import (
 	"github.com/zerodown/zerodown/schemas"
 )
 
+// ChangeAnalysisGates is the GetVersion change ID of the inconclusive and review gates and
+// of the analysis between batches and after the promote.
+const ChangeAnalysisGates = "analysis-gates"
+
 // Error types a finished release fails with, so callers (the CLI, CI) tell outcomes apart.
 const (
 	ErrTypeRolledBack = "RolledBack"
@@ -48,7 +52,10 @@ type release struct {
 	abort  *AbortRequest
 	cancel workflow.CancelFunc // cancels the phase in progress when an abort arrives
 	notes  *notifier
-	checks int // soak checks in this run, to bound its history
+	// analysisGates is on for releases started by a worker that has the inconclusive and
+	// review gates and the analysis between batches and after the promote.
+	analysisGates bool
+	checks        int // soak checks in this run, to bound its history
 }
 
 // ReleaseWorkflow releases in.Version of in.Spec: canary, soak, approval, promote,
@@ -75,6 +82,7 @@ func ReleaseWorkflow(ctx workflow.Context, in ReleaseInput) (Status, error) {
 		r.st.Status.Run++
 	}
 	r.startNotifier(ctx)
+	r.analysisGates = workflow.GetVersion(ctx, ChangeAnalysisGates, workflow.DefaultVersion, 1) >= 1
 	if err := r.registerHandlers(ctx); err != nil {
 		return Status{}, err
 	}
@@ -153,7 +161,13 @@ func (r *release) run(ctx workflow.Context) error {
 	if err := r.approval(ctx, schemas.GateAfterSoak); err != nil {
 		return err
 	}
+	if err := r.review(ctx); err != nil {
+		return err
+	}
 	if err := r.promote(ctx); err != nil {
+		return err
+	}
+	if err := r.postPromotion(ctx); err != nil {
 		return err
 	}
 	return r.drain(ctx)
@@ -316,11 +330,17 @@ func (r *release) setSoakClock(ctx workflow.Context, soak time.Duration) {
 
 // check runs one canary check; failureLimit failed checks roll back.
 func (r *release) check(ctx workflow.Context) error {
+	return r.checkStage(ctx, "soak", r.st.CanaryIDs, r.st.OldIDs)
+}
+
+// checkStage runs one check of the new instances against a baseline (none after the
+// promote); stage says when ("soak", "batch 2", "post-promotion") in the summary.
+func (r *release) checkStage(ctx workflow.Context, stage string, canary, baseline []string) error {
 	r.checks++
 	in := activities.CheckInput{
 		Target: r.spec.Target, Analysis: r.spec.Canary.Analysis,
 		Version: r.in.Version, BaselineVersion: r.st.Status.PreviousVersion,
-		CanaryIDs: r.st.CanaryIDs, BaselineIDs: r.st.OldIDs,
+		CanaryIDs: canary, BaselineIDs: baseline,
 	}
 	var out activities.CheckOutput
 	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, shortOptions()), a.Check, in).Get(ctx, &out); err != nil {
@@ -328,6 +348,9 @@ func (r *release) check(ctx workflow.Context) error {
 	}
 	r.observe(out.Fleet)
 	res := out.Result
+	if stage != "soak" {
+		res.Summary = stage + ": " + res.Summary
+	}
 	r.st.Status.Checks = append(r.st.Status.Checks, res)
 	if len(r.st.Status.Checks) > maxChecks {
 		r.st.Status.Checks = r.st.Status.Checks[len(r.st.Status.Checks)-maxChecks:]
@@ -342,30 +365,57 @@ func (r *release) check(ctx workflow.Context) error {
 		}
 	case VerdictInconclusive:
 		r.st.Inconclusive++
+		r.st.Status.InconclusiveChecks++
+		if r.analysisGates {
+			r.event(ctx, "check-inconclusive", "", fmt.Sprintf("check inconclusive (%d so far): %s", r.st.Inconclusive, res.Summary))
+			if limit := r.spec.Canary.Analysis.InconclusiveLimit; limit > 0 && r.st.Inconclusive > limit {
+				if err := r.gate(ctx, GateInconclusive, fmt.Sprintf("%d inconclusive checks, more than inconclusiveLimit %d: approve to go on, abort to roll back", r.st.Inconclusive, limit)); err != nil {
+					return err
+				}
+				r.st.Inconclusive = 0
+			}
+		}
 	default:
 		// Passing checks are frequent; the status keeps them, the timeline stays readable.
 	}
 	return nil
 }
 
-// approval waits at a gate (schemas.GateAfterSoak, GateBeforeLastBatch) until as many
-// distinct approvers as the spec asks have approved, or the timeout passes.
+// Gates that analysis opens, beside the spec's (schemas.GateAfterSoak, GateBeforeLastBatch).
+const (
+	// GateInconclusive asks a human when checks stay inconclusive beyond inconclusiveLimit.
+	GateInconclusive = "inconclusive"
+	// GateReview asks a human when a soak without approval did not pass every check.
+	GateReview = "review"
+)
+
+// approval waits at a gate of the spec, if the spec has it.
 func (r *release) approval(ctx workflow.Context, gate string) error {
-	ap := r.spec.Canary.Approval
-	if !ap.HasGate(gate) {
+	if !r.spec.Canary.Approval.HasGate(gate) {
 		return nil
 	}
+	return r.gate(ctx, gate, "")
+}
+
+// gate waits until as many distinct approvers as the spec asks have approved, or the
+// approval timeout passes (then onTimeout decides). The release returns to the phase it
+// was in, except after the soak, where promotion follows.
+func (r *release) gate(ctx workflow.Context, gate, why string) error {
+	ap := r.spec.Canary.Approval
 	phase := r.st.Status.Phase
 	r.setPhase(ctx, PhaseAwaitingApproval)
 	now := workflow.Now(ctx)
-	pending := &PendingApproval{Gate: gate, Approvers: ap.People(), Required: ap.RequiredApprovals(), Since: now, OnTimeout: ap.OnTimeout}
+	pending := &PendingApproval{Gate: gate, Approvers: ap.People(), Required: ap.RequiredApprovals(), Since: now, OnTimeout: ap.OnTimeout, Reason: why}
 	timeout := ap.Timeout.D()
 	if timeout > 0 {
 		pending.Deadline = now.Add(timeout)
 	}
 	r.st.Status.PendingApproval = pending
-	r.event(ctx, "approval-requested", "", fmt.Sprintf("%s: waiting for %d approval(s) from %s (timeout %s, then %s)",
-		gate, pending.Required, ap.ApproversLabel(), timeout, ap.OnTimeout))
+	msg := fmt.Sprintf("%s: waiting for %d approval(s) from %s (timeout %s, then %s)", gate, pending.Required, ap.ApproversLabel(), timeout, ap.OnTimeout)
+	if why != "" {
+		msg = gate + ": " + why + "; " + msg[len(gate)+2:]
+	}
+	r.event(ctx, "approval-requested", "", msg)
 	cond := func() bool { return len(pending.Approvals) >= pending.Required }
 	var err error
 	decided := true
@@ -382,10 +432,44 @@ func (r *release) approval(ctx workflow.Context, gate string) error {
 		if ap.OnTimeout != schemas.OnTimeoutPromote {
 			return &rollbackError{reason: fmt.Sprintf("approval timed out after %s", timeout)}
 		}
-		r.event(ctx, "approval-timeout", "", fmt.Sprintf("no decision after %s: promoting, as onTimeout says", timeout))
+		r.event(ctx, "approval-timeout", "", fmt.Sprintf("no decision after %s: going on, as onTimeout says", timeout))
 	}
-	if phase == PhasePromoting {
-		r.setPhase(ctx, PhasePromoting)
+	if phase == PhasePromoting || (phase == PhaseSoaking && gate != schemas.GateAfterSoak && gate != GateReview) {
+		r.setPhase(ctx, phase)
+	}
+	return nil
+}
+
+// review decides, after a soak with no approval gate, whether promotion starts by
+// itself: only when every check passed. Otherwise a human looks first.
+func (r *release) review(ctx workflow.Context) error {
+	if !r.analysisGates || r.spec.Canary.Approval.HasGate(schemas.GateAfterSoak) {
+		return nil
+	}
+	s := r.st.Status
+	if s.FailedChecks == 0 && s.InconclusiveChecks == 0 {
+		r.event(ctx, "auto-promote", "", "every check passed: promoting")
+		return nil
+	}
+	return r.gate(ctx, GateReview, fmt.Sprintf("the soak was not clean (%d failed, %d inconclusive checks)", s.FailedChecks, s.InconclusiveChecks))
+}
+
+// postPromotion keeps checking the new version after the last batch, while the old fleet
+// is still there to take the traffic back at once.
+func (r *release) postPromotion(ctx workflow.Context) error {
+	d := r.spec.Canary.Analysis.PostPromotion.D()
+	if !r.analysisGates || d <= 0 {
+		return nil
+	}
+	interval := max(time.Second, r.spec.Canary.Analysis.Interval.D())
+	r.event(ctx, "post-promotion", "", fmt.Sprintf("checking %s for %s before the old fleet drains", r.in.Version, d))
+	for left := d; left > 0; left -= interval {
+		if err := workflow.Sleep(ctx, min(interval, left)); err != nil {
+			return err
+		}
+		if err := r.checkStage(ctx, "post-promotion", r.st.NewIDs, nil); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -434,6 +518,11 @@ func (r *release) promote(ctx workflow.Context) error {
 			return err
 		}
 		r.event(ctx, "batch", "", fmt.Sprintf("batch %d/%d: %d new instance(s) attached, %d old still serving", i+1, len(p.Batches), len(ids), r.oldAttached()))
+		if r.analysisGates && r.spec.Canary.Analysis.BetweenBatches && i < len(p.Batches)-1 {
+			if err := r.checkStage(ctx, fmt.Sprintf("batch %d/%d", i+1, len(p.Batches)), r.st.NewIDs, r.oldServing()); err != nil {
+				return err
+			}
+		}
 		if pause := r.spec.Promote.PauseBetweenBatches.D(); pause > 0 && i < len(p.Batches)-1 && r.st.PromoteBy == "" {
 			if _, err := workflow.AwaitWithTimeout(ctx, pause, func() bool { return r.st.PromoteBy != "" }); err != nil {
 				return err
@@ -480,6 +569,17 @@ func (r *release) blueGreen(ctx workflow.Context, p Plan) error {
 		}
 	}
 	return nil
+}
+
+// oldServing lists old instances still taking traffic.
+func (r *release) oldServing() []string {
+	var out []string
+	for _, id := range r.st.OldIDs {
+		if !slices.Contains(r.st.DetachedOld, id) {
+			out = append(out, id)
+		}
+	}
+	return out
 }
 
 // oldAttached counts old instances still taking traffic.

@@ -169,6 +169,7 @@ func TestRollingReleaseSucceeds(t *testing.T) {
 	require.Len(t, h.fleet.Terminated(), 4)
 	require.Equal(t, 2, st.Batches)
 	require.Equal(t, map[string]int{"v2": 100}, st.Traffic)
+	require.True(t, hasEvent(st, "auto-promote", ""), "every check passed, no approval needed")
 
 	// Mid-soak the status shows the canary taking a fifth of the traffic and the time left.
 	require.Equal(t, workflows.PhaseSoaking, mid.Phase)
@@ -470,12 +471,16 @@ func TestContinueAsNewKeepsState(t *testing.T) {
 	h2.env.RegisterWorkflowWithOptions(workflows.ReleaseWorkflow, workflow.RegisterOptions{Name: workflows.ReleaseWorkflowName})
 	h2.env.RegisterActivity(activities.New(fleet.Registry{schemas.ProviderMemory: h.fleet.Factory}))
 	next.ChecksPerRun = 1000
+	// One check failed, so the soak was not clean: a human reviews before promotion.
+	review := h2.update(workflows.UpdateApprove, workflows.ApproveRequest{By: "oncall"}, 4*time.Hour)
 	h2.env.ExecuteWorkflow(workflows.ReleaseWorkflowName, next)
 	require.NoError(t, h2.env.GetWorkflowError())
 	var st workflows.Status
 	require.NoError(t, h2.env.GetWorkflowResult(&st))
 	require.Equal(t, workflows.PhaseSucceeded, st.Phase)
 	require.Equal(t, 1, st.Run)
+	require.NoError(t, review.rejected)
+	require.True(t, hasEvent(st, "approved", "oncall"))
 	require.Equal(t, 8, h.fleet.Launches(), "the resumed run launched no second canary")
 	final, err := h.fleet.Describe(context.Background())
 	require.NoError(t, err)
