@@ -28,6 +28,8 @@ const (
 	defaultHookTimeout         = 30 * time.Second
 	defaultHTTPExpect          = 200
 	defaultRollbackIsAutomatic = true
+	defaultAWSPort             = 80
+	defaultLaunchTemplateVer   = "$Default"
 )
 
 // Defaults fills every unset field that has a default. Parse calls it; call it on a Spec
@@ -48,6 +50,22 @@ func Defaults(s *Spec) {
 	if l := s.Target.Local; l != nil {
 		if l.HealthPath == "" {
 			l.HealthPath = defaultHealthPath
+		}
+	}
+
+	if a := s.Target.AWS; a != nil {
+		// Not constants, so not stated in the schema: the tags default to the spec's names.
+		if a.Service == "" {
+			a.Service = s.Service
+		}
+		if a.Environment == "" {
+			a.Environment = s.Environment
+		}
+		if a.Port == 0 {
+			a.Port = defaultAWSPort
+		}
+		if a.LaunchTemplateVersion == "" {
+			a.LaunchTemplateVersion = defaultLaunchTemplateVer
 		}
 	}
 

@@ -51,6 +51,20 @@ func checkSemantics(s *Spec, lines map[string]int) error {
 
 	checkApproval(s.Canary.Approval, add)
 
+	if a := s.Target.AWS; a != nil {
+		// A weighted forward needs both of its target groups, and they must differ.
+		switch {
+		case a.ListenerRuleArn != "" && a.CanaryTargetGroup == "":
+			add("target.aws.canaryTargetGroup", "is required with listenerRuleArn: the rule forwards the canary's share to it")
+		case a.CanaryTargetGroup != "" && a.ListenerRuleArn == "":
+			add("target.aws.listenerRuleArn", "is required with canaryTargetGroup: its weighted forward gives the canary its share")
+		case a.CanaryTargetGroup != "" && len(a.TargetGroups) == 0:
+			add("target.aws.targetGroups", "is required with canaryTargetGroup: its first target group takes the stable share")
+		case a.CanaryTargetGroup != "" && slices.Contains(a.TargetGroups, a.CanaryTargetGroup):
+			add("target.aws.canaryTargetGroup", "is also in targetGroups; the canary target group must be a separate one")
+		}
+	}
+
 	if len(errs) > 0 {
 		return &ValidationError{Errors: sorted(errs)}
 	}
