@@ -6,6 +6,8 @@ package fleet
 import (
 	"context"
 	"errors"
+
+	"github.com/zerodown/zerodown/schemas"
 )
 
 // Instance is one server of the fleet.
@@ -60,6 +62,49 @@ var ErrInvalidConfig = errors.New("invalid fleet configuration")
 
 // ErrNotFound is returned for instance IDs the fleet does not know.
 var ErrNotFound = errors.New("instance not found")
+
+// ErrBakeFailed marks a bake whose build itself failed (a provisioning script that
+// failed, an image that ended "failed"): a retry would rebuild the same thing and fail
+// the same way, so it is not retried.
+var ErrBakeFailed = errors.New("bake failed")
+
+// Lifecycle is implemented by fleets that must be readied for a release and restored
+// after it, such as an AWS Auto Scaling group whose own scaling would otherwise fight
+// the release. The release calls Prepare once before it launches anything and Finish
+// on every way out: succeeded, rolled back, or failed. Both are idempotent and keyed
+// by the release, so retries and a second call are harmless.
+type Lifecycle interface {
+	Prepare(ctx context.Context, release string) error
+	Finish(ctx context.Context, req FinishRequest) error
+}
+
+// FinishRequest says how a release ended, so the fleet restores itself accordingly.
+type FinishRequest struct {
+	// Release is the key given to Prepare.
+	Release string `json:"release"`
+	// Succeeded says the new version now serves: the fleet's own scaling should launch
+	// it from now on. False after a rollback or a failure: the old version stays.
+	Succeeded bool   `json:"succeeded"`
+	Version   string `json:"version"`
+	// Image is the baked image of Version, if any.
+	Image string `json:"image,omitempty"`
+}
+
+// Baker is implemented by fleets that can build the image a version runs from (an AWS
+// AMI); the Bake activity dispatches bake methods other than "none" to it.
+type Baker interface {
+	// Bake returns the image of the version, building it unless one already exists.
+	// Implementations call Progress (if set on ctx) while they work.
+	Bake(ctx context.Context, req BakeRequest) (string, error)
+}
+
+// BakeRequest asks for the image of one version of a service.
+type BakeRequest struct {
+	Service     string       `json:"service"`
+	Environment string       `json:"environment"`
+	Version     string       `json:"version"`
+	Bake        schemas.Bake `json:"bake"`
+}
 
 type progressKey struct{}
 
