@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/zerodown/zerodown/fleet"
+	awsfleet "github.com/zerodown/zerodown/fleet/aws"
 	"github.com/zerodown/zerodown/internal/workerapp"
 	"github.com/zerodown/zerodown/schemas"
 	"github.com/zerodown/zerodown/workflows"
@@ -123,12 +124,28 @@ runs target.instances instances of the old version.`,
 			for _, line := range p.Steps(*spec, version, oldVersion) {
 				fmt.Fprintln(a.Stdout, line)
 			}
+			if spec.Target.Provider == schemas.ProviderAWS {
+				// What the release will ask of the account, to check against the IAM
+				// policy before it runs.
+				for _, line := range awsfleet.PlanCalls(*spec, version, awsShape(p)) {
+					fmt.Fprintln(a.Stdout, line)
+				}
+			}
 			return nil
 		},
 	}
 	cmd.Flags().StringVarP(&file, "file", "f", "", "release spec (YAML)")
 	cmd.Flags().StringVar(&version, "version", "", "version to release (default: NEW)")
 	return cmd
+}
+
+// awsShape hands the plan to fleet/aws, which cannot import workflows.
+func awsShape(p workflows.Plan) awsfleet.PlanShape {
+	s := awsfleet.PlanShape{Strategy: p.Strategy, Old: p.Old, Canary: p.Canary}
+	for _, b := range p.Batches {
+		s.Batches = append(s.Batches, awsfleet.PlanBatch{Launch: b.Launch, OldAttached: b.OldAttached})
+	}
+	return s
 }
 
 // errNotDescribable says a provider's fleet lives only inside a worker (memory).
