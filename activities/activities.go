@@ -130,22 +130,6 @@ func (a *Activities) Describe(ctx context.Context, in TargetInput) (fleet.State,
 	return st, classify(err)
 }
 
-// BakeInput asks for the image of a version.
-type BakeInput struct {
-	Spec    schemas.Spec `json:"spec"`
-	Version string       `json:"version"`
-}
-
-// Bake returns the image the release launches. With method none the version is the image.
-func (a *Activities) Bake(_ context.Context, in BakeInput) (string, error) {
-	switch in.Spec.Bake.Method {
-	case "", schemas.BakeNone:
-		return in.Version, nil
-	default:
-		return "", nonRetryable(ErrTypeNotSupported, fmt.Errorf("bake.method %s is not supported by this worker", in.Spec.Bake.Method))
-	}
-}
-
 // Launch starts instances. The key makes a retried launch return the same instances.
 func (a *Activities) Launch(ctx context.Context, in LaunchInput) ([]fleet.Instance, error) {
 	f, err := a.fleet(in.Target)
