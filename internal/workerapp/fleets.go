@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/zerodown/zerodown/fleet"
+	awsfleet "github.com/zerodown/zerodown/fleet/aws"
 	"github.com/zerodown/zerodown/fleet/local"
 	"github.com/zerodown/zerodown/fleet/memory"
 	"github.com/zerodown/zerodown/schemas"
@@ -27,6 +28,9 @@ var providers = map[string]func(localEndpoint string) (fleet.Factory, error){
 	// One in-process fleet per worker: releases of memory targets share it, as the
 	// instances of one real fleet would.
 	schemas.ProviderMemory: func(string) (fleet.Factory, error) { return memory.New().Factory, nil },
+	// AWS: the standard credential chain and each target's region; one set of clients
+	// per region and endpoint, shared by every release the worker runs.
+	schemas.ProviderAWS: func(string) (fleet.Factory, error) { return awsfleet.NewProvider(awsfleet.Options{}).Factory, nil },
 	schemas.ProviderLocal: func(endpoint string) (fleet.Factory, error) {
 		if endpoint == "" {
 			endpoint = local.DefaultEndpoint
