@@ -26,7 +26,7 @@ const PrometheusInstallHint = "install it with: sudo apt-get install -y promethe
 func PrometheusBinary() (string, error) {
 	if p := os.Getenv(PrometheusEnv); p != "" {
 		if _, err := os.Stat(p); err != nil {
-			return "", fmt.Errorf("$%s=%s: %w", PrometheusEnv, p, err)
+			return "", fmt.Errorf("$%s=%s: %w; %s", PrometheusEnv, p, err, PrometheusInstallHint)
 		}
 		return p, nil
 	}
