@@ -59,6 +59,9 @@ type Observation struct {
 	Err error
 	// Hint is added to a no-data reason (e.g. what setting may explain it).
 	Hint string
+	// NoBaseline says no old instance serves (post-promotion checks, a first release):
+	// comparisons with the baseline are skipped rather than judged as missing data.
+	NoBaseline bool
 }
 
 // Measure measures one metric of a check. An error fails the whole check; it is for
@@ -80,6 +83,7 @@ func Run(ctx context.Context, req Request, measure Measure) (Result, error) {
 		if err != nil {
 			return Result{}, fmt.Errorf("metric %s: %w", m.Name, err)
 		}
+		obs.NoBaseline = len(req.Baseline) == 0
 		results = append(results, Judge(m, obs))
 	}
 	return Combine(results), nil
@@ -123,7 +127,8 @@ func Combine(results []MetricResult) Result {
 //  4. the absolute bounds (max, min) on the canary's value;
 //  5. when vsBaseline or mannWhitney needs the baseline: no baseline data at all is the
 //     noData policy, too few baseline samples Inconclusive; otherwise the relative
-//     bound and the test.
+//     bound and the test. With no baseline instance at all (the release checks the new
+//     fleet after its promote), they are skipped and the reason says so.
 //
 // Any failed bound fails the metric, even when another part is inconclusive.
 func Judge(m schemas.Metric, o Observation) MetricResult {
@@ -159,6 +164,8 @@ func Judge(m schemas.Metric, o Observation) MetricResult {
 
 	if m.VsBaseline > 0 || m.MannWhitney != nil {
 		switch n := len(o.Baseline.Samples); {
+		case o.NoBaseline:
+			notes = append(notes, "no baseline instance: vsBaseline and mannWhitney not judged")
 		case o.Baseline.empty():
 			v, why := noData(m, "no data for the baseline", o.Hint)
 			switch v {

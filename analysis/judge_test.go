@@ -69,6 +69,19 @@ func TestNoDataPolicies(t *testing.T) {
 			require.Contains(t, r.Reason, "connection refused")
 		})
 	}
+	// No old instance serving at all (post-promotion checks): the comparisons are
+	// skipped, whatever the policy, and the absolute bounds still judge.
+	for _, policy := range []string{schemas.NoDataFail, schemas.NoDataInconclusive} {
+		m := metric(func(m *schemas.Metric) { m.Max = ptr(0.05); m.VsBaseline = 2; m.NoData = policy })
+		r := analysis.Judge(m, analysis.Observation{Canary: good, Baseline: analysis.NoSide(), NoBaseline: true})
+		require.Equal(t, analysis.Pass, r.Verdict, r.Reason)
+		require.Contains(t, r.Reason, "no baseline instance: vsBaseline and mannWhitney not judged")
+		r = analysis.Judge(m, analysis.Observation{Canary: side(0.5, 0.5, 0.5, 0.5), Baseline: analysis.NoSide(), NoBaseline: true})
+		require.Equal(t, analysis.Fail, r.Verdict, r.Reason)
+		r = analysis.Judge(m, analysis.Observation{Canary: analysis.NoSide(), Baseline: analysis.NoSide(), NoBaseline: true})
+		require.Equal(t, map[string]string{schemas.NoDataFail: analysis.Fail, schemas.NoDataInconclusive: analysis.Inconclusive}[policy], r.Verdict,
+			"the canary's own data still follows the policy")
+	}
 	// A baseline the metric does not need is not asked for.
 	m := metric(func(m *schemas.Metric) { m.Max = ptr(0.05); m.NoData = schemas.NoDataFail })
 	r := analysis.Judge(m, analysis.Observation{Canary: good, Baseline: analysis.NoSide()})
@@ -253,6 +266,15 @@ func TestRun(t *testing.T) {
 	r, err = analysis.Run(context.Background(), analysis.Request{Spec: spec, Canary: healthy}, measure)
 	require.NoError(t, err)
 	require.Equal(t, analysis.Pass, r.Verdict, r.Summary)
+
+	// Run tells Judge when no old instance serves: a post-promotion check of a metric
+	// with vsBaseline judges its absolute bound only.
+	spec.Metrics[0].VsBaseline = 2
+	spec.Metrics[0].NoData = schemas.NoDataFail
+	r, err = analysis.Run(context.Background(), analysis.Request{Spec: spec, Canary: healthy}, measure)
+	require.NoError(t, err)
+	require.Equal(t, analysis.Pass, r.Verdict, r.Summary)
+	require.Contains(t, r.Summary, "not judged")
 	require.Len(t, r.Metrics, 1)
 	_, err = json.Marshal(r) // results travel as JSON: no NaN may reach them
 	require.NoError(t, err)
