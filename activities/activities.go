@@ -174,7 +174,8 @@ func (a *Activities) Attach(ctx context.Context, in IDsInput) error {
 	if err != nil {
 		return err
 	}
-	return classify(f.Attach(ctx, in.IDs))
+	// Some providers (an ALB) wait here for the load balancer's own health checks.
+	return classify(f.Attach(a.withHeartbeat(ctx), in.IDs))
 }
 
 // Detach stops new traffic to instances; in-flight work finishes.

@@ -19,6 +19,9 @@ import (
 // of the analysis between batches and after the promote.
 const ChangeAnalysisGates = "analysis-gates"
 
+// ChangeFleetLifecycle is the GetVersion change ID of PrepareFleet and FinishFleet.
+const ChangeFleetLifecycle = "fleet-lifecycle"
+
 // Error types a finished release fails with, so callers (the CLI, CI) tell outcomes apart.
 const (
 	ErrTypeRolledBack = "RolledBack"
@@ -55,7 +58,10 @@ type release struct {
 	// analysisGates is on for releases started by a worker that has the inconclusive and
 	// review gates and the analysis between batches and after the promote.
 	analysisGates bool
-	checks        int // soak checks in this run, to bound its history
+	// lifecycle is on for releases that hold the fleet (an Auto Scaling group) still
+	// while they run and restore it on every exit.
+	lifecycle bool
+	checks    int // soak checks in this run, to bound its history
 }
 
 // ReleaseWorkflow releases in.Version of in.Spec: canary, soak, approval, promote,
@@ -83,6 +89,7 @@ func ReleaseWorkflow(ctx workflow.Context, in ReleaseInput) (Status, error) {
 	}
 	r.startNotifier(ctx)
 	r.analysisGates = workflow.GetVersion(ctx, ChangeAnalysisGates, workflow.DefaultVersion, 1) >= 1
+	r.lifecycle = workflow.GetVersion(ctx, ChangeFleetLifecycle, workflow.DefaultVersion, 1) >= 1
 	if err := r.registerHandlers(ctx); err != nil {
 		return Status{}, err
 	}
@@ -94,6 +101,7 @@ func ReleaseWorkflow(ctx workflow.Context, in ReleaseInput) (Status, error) {
 		return Status{}, r.continueAsNew(ctx)
 	}
 	if err == nil {
+		r.finishFleet(ctx, true)
 		r.finish(ctx, PhaseSucceeded, "")
 		r.notes.flush(ctx)
 		return r.st.Status, nil
@@ -108,7 +116,9 @@ func ReleaseWorkflow(ctx workflow.Context, in ReleaseInput) (Status, error) {
 		_ = workflow.Await(rctx, func() bool { return r.abort != nil })
 		reason = r.reasonFor(err)
 	}
-	if rbErr := r.rollback(rctx, reason); rbErr != nil {
+	rbErr := r.rollback(rctx, reason)
+	r.finishFleet(rctx, false)
+	if rbErr != nil {
 		r.finish(rctx, PhaseFailed, fmt.Sprintf("%s; rollback failed: %v", reason, rbErr))
 		r.notes.flush(rctx)
 		return r.st.Status, temporal.NewNonRetryableApplicationError(r.st.Status.Error, ErrTypeFailed, nil, r.st.Status)
@@ -145,6 +155,9 @@ func (r *release) reasonFor(err error) string {
 func (r *release) run(ctx workflow.Context) error {
 	if r.st.Status.Phase != PhaseSoaking {
 		if err := r.plan(ctx); err != nil {
+			return err
+		}
+		if err := r.prepareFleet(ctx); err != nil {
 			return err
 		}
 		if err := r.bake(ctx); err != nil {
@@ -203,7 +216,7 @@ func (r *release) plan(ctx workflow.Context) error {
 func (r *release) bake(ctx workflow.Context) error {
 	r.setPhase(ctx, PhaseBaking)
 	var image string
-	actx := workflow.WithActivityOptions(ctx, longOptions(time.Hour))
+	actx := workflow.WithActivityOptions(ctx, longOptions(max(r.spec.Bake.Timeout.D()+time.Minute, time.Hour)))
 	if err := workflow.ExecuteActivity(actx, a.Bake, activities.BakeInput{Spec: r.spec, Version: r.in.Version}).Get(ctx, &image); err != nil {
 		return err
 	}
@@ -223,7 +236,7 @@ func (r *release) canary(ctx workflow.Context) error {
 	if err := r.hooks(ctx, "preTraffic", r.spec.Hooks.PreTraffic, ids); err != nil {
 		return err
 	}
-	if err := r.exec(ctx, a.Attach, r.ids(ids)); err != nil {
+	if err := r.attach(ctx, ids); err != nil {
 		return err
 	}
 	r.event(ctx, "canary", "", fmt.Sprintf("%d canary instance(s) of %s healthy and taking traffic: %v", n, r.in.Version, ids))
@@ -507,7 +520,7 @@ func (r *release) promote(ctx workflow.Context) error {
 			return err
 		}
 		if len(ids) > 0 {
-			if err := r.exec(ctx, a.Attach, r.ids(ids)); err != nil {
+			if err := r.attach(ctx, ids); err != nil {
 				return err
 			}
 		}
@@ -549,7 +562,7 @@ func (r *release) blueGreen(ctx workflow.Context, p Plan) error {
 	}
 	// The flip: attach green, then detach blue at once. Blue stays up for instant rollback.
 	if len(ids) > 0 {
-		if err := r.exec(ctx, a.Attach, r.ids(ids)); err != nil {
+		if err := r.attach(ctx, ids); err != nil {
 			return err
 		}
 	}
@@ -677,7 +690,7 @@ func (r *release) rollback(ctx workflow.Context, reason string) error {
 		}
 	}
 	if len(alive) > 0 {
-		if err := r.exec(ctx, a.Attach, r.ids(alive)); err != nil {
+		if err := r.attach(ctx, alive); err != nil {
 			return err
 		}
 	}
@@ -695,7 +708,7 @@ func (r *release) rollback(ctx workflow.Context, reason string) error {
 		if err := workflow.ExecuteActivity(ctx, a.WaitHealthy, r.ids(ids)).Get(ctx, nil); err != nil {
 			return err
 		}
-		if err := r.exec(ctx, a.Attach, r.ids(ids)); err != nil {
+		if err := r.attach(ctx, ids); err != nil {
 			return err
 		}
 		r.event(ctx, "relaunched", "", fmt.Sprintf("relaunched %d x %s", len(ids), r.st.Status.PreviousVersion))
@@ -717,6 +730,30 @@ func (r *release) rollback(ctx workflow.Context, reason string) error {
 	return err
 }
 
+// prepareFleet holds the fleet still for the release (an Auto Scaling group's own
+// launches and terminations would fight it).
+func (r *release) prepareFleet(ctx workflow.Context) error {
+	if !r.lifecycle {
+		return nil
+	}
+	in := activities.PrepareInput{Target: r.spec.Target, Release: r.st.Key}
+	r.st.Prepared = true
+	return workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, shortOptions()), a.PrepareFleet, in).Get(ctx, nil)
+}
+
+// finishFleet restores what prepareFleet held, on every exit. A failure does not change
+// the release's outcome; the timeline says what to restore by hand.
+func (r *release) finishFleet(ctx workflow.Context, succeeded bool) {
+	if !r.lifecycle || !r.st.Prepared {
+		return
+	}
+	rctx, _ := workflow.NewDisconnectedContext(ctx)
+	in := activities.FinishInput{Target: r.spec.Target, Release: r.st.Key, Succeeded: succeeded, Version: r.in.Version, Image: r.st.Image}
+	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(rctx, rollbackOptions()), a.FinishFleet, in).Get(rctx, nil); err != nil {
+		r.event(rctx, "fleet-not-restored", "", "fleet not restored: "+r.reasonFor(err)+" (see docs/aws.md to restore it by hand)")
+	}
+}
+
 // waitResumed blocks while the release is paused.
 func (r *release) waitResumed(ctx workflow.Context) error {
 	return workflow.Await(ctx, func() bool { return !r.st.Status.Paused })
@@ -724,6 +761,16 @@ func (r *release) waitResumed(ctx workflow.Context) error {
 
 func (r *release) exec(ctx workflow.Context, fn any, in activities.IDsInput) error {
 	return workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, shortOptions()), fn, in).Get(ctx, nil)
+}
+
+// attach puts instances behind the load balancer. A load balancer's own health checks
+// (an ALB's) may take minutes before Attach returns, so it gets the health wait's options.
+func (r *release) attach(ctx workflow.Context, ids []string) error {
+	opts := shortOptions()
+	if r.lifecycle {
+		opts = r.healthOptions()
+	}
+	return workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, opts), a.Attach, r.ids(ids)).Get(ctx, nil)
 }
 
 func (r *release) ids(ids []string) activities.IDsInput {

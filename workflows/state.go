@@ -15,6 +15,7 @@ type ReleaseState struct {
 	SoakElapsed  time.Duration `json:"soakElapsed"`
 	PromoteBy    string        `json:"promoteBy,omitempty"` // who asked to skip the soak
 	Notify       NotifyState   `json:"notify"`
+	Prepared     bool          `json:"prepared,omitempty"` // PrepareFleet ran: FinishFleet must too
 	Inconclusive int           `json:"inconclusive"`
 }
 
