@@ -163,3 +163,8 @@ func TestConfigIsValidated(t *testing.T) {
 		require.Error(t, err, "%+v", cfg)
 	}
 }
+
+func TestFailuresNameTheirCauses(t *testing.T) {
+	require.Equal(t, "conn 2, 5xx 1", loadgen.Failures{Conn: 2, Status5xx: 1}.Causes())
+	require.Empty(t, loadgen.Failures{}.Causes())
+}

@@ -182,10 +182,9 @@ func (r *Report) String() string {
 	return b.String()
 }
 
-func failureText(f Failures) string {
-	if f.Total() == 0 {
-		return ""
-	}
+// Causes names the causes of failure that occurred and how often, e.g. "conn 3, 5xx 1";
+// empty when nothing failed.
+func (f Failures) Causes() string {
 	var parts []string
 	for _, p := range []struct {
 		n    int64
@@ -195,7 +194,14 @@ func failureText(f Failures) string {
 			parts = append(parts, fmt.Sprintf("%s %d", p.name, p.n))
 		}
 	}
-	return " (" + strings.Join(parts, ", ") + ")"
+	return strings.Join(parts, ", ")
+}
+
+func failureText(f Failures) string {
+	if f.Total() == 0 {
+		return ""
+	}
+	return " (" + f.Causes() + ")"
 }
 
 func latencyText(l Latency) string {
