@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -25,28 +24,14 @@ func main() {
 		ws       = flag.Int("ws-clients", 8, "WebSocket clients")
 	)
 	flag.Parse()
-	root, err := os.Getwd()
-	if err != nil {
-		fail(err)
-	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-
-	temporal, err := demo.TemporalCLI()
+	opts, err := demo.FromRepo(ctx, *noBuild, os.Stdout)
 	if err != nil {
 		fail(err)
 	}
-	bin := filepath.Join(root, "bin")
-	if !*noBuild {
-		fmt.Println("building zerodown, its worker and the demo service (v1, v2, and v3 with a bug)...")
-		if err := demo.Build(ctx, root, bin); err != nil {
-			fail(err)
-		}
-	}
-	sum, err := demo.Run(ctx, demo.Options{
-		Root: root, BinDir: bin, TemporalCLI: temporal,
-		Releases: strings.Split(*releases, ","), ApproveAfter: *approve, Rate: *rate, WSClients: *ws,
-	})
+	opts.Releases, opts.ApproveAfter, opts.Rate, opts.WSClients = strings.Split(*releases, ","), *approve, *rate, *ws
+	sum, err := demo.Run(ctx, opts)
 	if err != nil {
 		fail(err)
 	}
