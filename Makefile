@@ -9,7 +9,7 @@ TEMPORAL_SERVER_VERSION := 1.29.1
 export TEMPORAL_CLI ?= $(GOBIN)/temporal
 BIN := bin
 
-.PHONY: all build test test-short fuzz lint temporal-cli record-histories demo demo-bad clean
+.PHONY: all build test test-short fuzz lint temporal-cli record-histories demo demo-bad bench-reaction clean
 
 all: build
 
@@ -58,6 +58,11 @@ FUZZTIME ?= 15s
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./schemas/
 	$(GO) test -run '^$$' -fuzz '^FuzzUpdatePayload$$' -fuzztime $(FUZZTIME) ./workflows/
+
+# How fast canary analysis catches a bad canary, alone and in a real release (needs
+# prometheus and the Temporal CLI); appends a table to BENCHMARKS.md. About 8 minutes.
+bench-reaction: temporal-cli
+	$(GO) run ./bench/reaction
 
 lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)

@@ -125,6 +125,11 @@ func (s *Server) initMetrics() {
 		Name: "websocket_migrations_total",
 		Help: "WebSocket clients told to reconnect elsewhere.",
 	})
+	// The error series exist from the start at 0: PromQL's rate() needs two samples of a
+	// series, so a series born with the first error would be seen one scrape late.
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut} {
+		s.requests.WithLabelValues("500", m)
+	}
 	reg.MustRegister(s.requests, s.duration, s.wsConns, s.migrations)
 	s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 }
