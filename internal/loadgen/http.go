@@ -26,6 +26,9 @@ type stats struct {
 	ok       int64
 	failures Failures
 	hist     *hdrhistogram.Histogram // latency of successful requests, in microseconds
+	// lag is how late requests were sent, in microseconds: the generator's own delay,
+	// which on a busy machine says how much of the latency is the machine's.
+	lag *hdrhistogram.Histogram
 }
 
 // Latencies are recorded in microseconds from 1µs to one minute with 3 significant
@@ -33,7 +36,7 @@ type stats struct {
 const maxLatencyMicros = int64(time.Minute / time.Microsecond)
 
 func newStats(name string) *stats {
-	return &stats{name: name, hist: hdrhistogram.New(1, maxLatencyMicros, 3)}
+	return &stats{name: name, hist: hdrhistogram.New(1, maxLatencyMicros, 3), lag: hdrhistogram.New(1, maxLatencyMicros, 3)}
 }
 
 func (s *stats) record(ok bool, cause failureCause, latency time.Duration) {
@@ -135,6 +138,7 @@ func (g *Generator) isWrite(i int64) bool {
 }
 
 func (g *Generator) send(i int64, due time.Time, w *stats) {
+	g.sentLate(w, time.Since(due))
 	board := g.cfg.Boards[i%int64(len(g.cfg.Boards))]
 	ctx, cancel := context.WithTimeout(context.Background(), g.cfg.Timeout)
 	defer cancel()
@@ -180,6 +184,14 @@ func classify(err error) failureCause {
 		return causeTimeout
 	}
 	return causeConn
+}
+
+func (g *Generator) sentLate(w *stats, lag time.Duration) {
+	us := max(1, min(lag.Microseconds(), maxLatencyMicros))
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	_ = w.lag.RecordValue(us) // in range by construction
+	_ = g.total.lag.RecordValue(us)
 }
 
 func (g *Generator) finish(w *stats, version string, ok bool, cause failureCause, latency time.Duration) {

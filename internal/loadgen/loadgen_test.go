@@ -147,6 +147,8 @@ func TestMarksSplitWindows(t *testing.T) {
 	require.InDelta(t, 30, release.Requests, 10)
 	require.GreaterOrEqual(t, release.Latency.P50, 60.0)
 	require.Less(t, steady.Latency.P50, 60.0)
+	require.Equal(t, release.Requests, release.SendLag.Count, "every request sent is timed")
+	require.Less(t, release.SendLag.P50, release.Latency.P50/2, "open loop: a slow server does not delay sending")
 	require.Len(t, r.Marks, 2)
 	require.Equal(t, "release", r.Marks[0].Window)
 	require.Same(t, r, g.Stop(), "Stop is idempotent")

@@ -58,6 +58,10 @@ type Window struct {
 	Failed   int64    `json:"failed"`
 	Failures Failures `json:"failures"`
 	Latency  Latency  `json:"latency"`
+	// SendLag is how late the generator sent the window's requests: near zero unless the
+	// generator itself was starved of CPU, in which case the machine, not the service,
+	// explains part of the latency.
+	SendLag Latency `json:"sendLag"`
 }
 
 // Mark is a moment recorded with Generator.Mark.
@@ -254,7 +258,7 @@ func (g *Generator) report(heads map[string]int64, verifyErr error) *Report {
 		w := g.windows[name]
 		r.Windows = append(r.Windows, Window{
 			Name: name, Requests: w.requests, OK: w.ok, Failed: w.failures.Total(),
-			Failures: w.failures, Latency: latencyOf(w.hist),
+			Failures: w.failures, Latency: latencyOf(w.hist), SendLag: latencyOf(w.lag),
 		})
 	}
 	for v, s := range g.versions {
