@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"go/build"
+	"io"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -97,26 +98,11 @@ func StartServer(t testing.TB) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var extra []string
-	for _, sa := range SearchAttributes {
-		extra = append(extra, "--search-attribute", sa+"=Keyword")
-	}
 	// The server's output is kept and shown only if the test fails.
 	out := &syncBuffer{}
 	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
 	defer cancel()
-	srv, err := testsuite.StartDevServer(ctx, testsuite.DevServerOptions{
-		ExistingPath: exe,
-		ClientOptions: &client.Options{
-			Namespace: client.DefaultNamespace,
-			Logger:    quietLogger(),
-		},
-		LogLevel:  "error",
-		LogFormat: "pretty",
-		ExtraArgs: extra,
-		Stdout:    out,
-		Stderr:    out,
-	})
+	srv, err := testsuite.StartDevServer(ctx, DevServerOptions(exe, out))
 	if err != nil {
 		t.Fatalf("start the Temporal dev server (%s): %v\n%s", exe, err, out.String())
 	}
@@ -130,6 +116,28 @@ func StartServer(t testing.TB) *Server {
 		}
 	})
 	return &Server{Client: srv.Client(), Address: srv.FrontendHostPort(), Namespace: client.DefaultNamespace}
+}
+
+// DevServerOptions start the dev server at exe as StartServer does: headless, in-memory,
+// on 127.0.0.1 and a free port, with zerodown's search attributes, its output to out. A
+// program that needs a server without a test (bench/scale) starts it with these.
+func DevServerOptions(exe string, out io.Writer) testsuite.DevServerOptions {
+	var extra []string
+	for _, sa := range SearchAttributes {
+		extra = append(extra, "--search-attribute", sa+"=Keyword")
+	}
+	return testsuite.DevServerOptions{
+		ExistingPath: exe,
+		ClientOptions: &client.Options{
+			Namespace: client.DefaultNamespace,
+			Logger:    quietLogger(),
+		},
+		LogLevel:  "error",
+		LogFormat: "pretty",
+		ExtraArgs: extra,
+		Stdout:    out,
+		Stderr:    out,
+	}
 }
 
 // isInterruptExit accepts the exit status of a server stopped by our interrupt.
