@@ -17,6 +17,11 @@ type Config struct {
 	LB string
 	// StateDir holds state.json, targets.json (Prometheus file SD) and logs/.
 	StateDir string
+	// APIListener and LBListener, when set, are served instead of binding Listen and
+	// LB: sockets a supervisor holds across restarts of the daemon, so that clients of
+	// the load balancer wait through a restart instead of being refused. Without them,
+	// Start also takes the ones a supervisor passed the systemd way (see ListenEnv).
+	APIListener, LBListener net.Listener
 
 	// Health checks go straight to every live instance, attached or not, so that a
 	// release can wait for new instances before they take traffic.

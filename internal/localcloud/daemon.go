@@ -45,7 +45,7 @@ type Daemon struct {
 	healthHTTP  *http.Client
 	unlock      func()
 
-	stopReq  chan bool // a shutdown asked through the API; true terminates instances
+	stopReq  chan api.ShutdownRequest // a shutdown asked through the API or Stop
 	stopOnce sync.Once
 	done     chan struct{}
 	err      error
@@ -87,16 +87,10 @@ func Start(ctx context.Context, cfg Config) (*Daemon, error) {
 		return nil, err
 	}
 	// Bind before adopting anything, so a busy port fails fast and touches nothing.
-	apiLn, err := net.Listen("tcp", cfg.Listen)
+	apiLn, lbLn, err := listeners(cfg)
 	if err != nil {
 		unlock()
-		return nil, fmt.Errorf("api listener: %w", err)
-	}
-	lbLn, err := net.Listen("tcp", cfg.LB)
-	if err != nil {
-		apiLn.Close()
-		unlock()
-		return nil, fmt.Errorf("load balancer listener: %w", err)
+		return nil, err
 	}
 
 	d := &Daemon{
@@ -107,7 +101,7 @@ func Start(ctx context.Context, cfg Config) (*Daemon, error) {
 		apiLn:    apiLn,
 		lbLn:     lbLn,
 		unlock:   unlock,
-		stopReq:  make(chan bool, 1),
+		stopReq:  make(chan api.ShutdownRequest, 1),
 		done:     make(chan struct{}),
 		backend:  newBackendTransport(),
 		healthHTTP: &http.Client{
@@ -142,14 +136,47 @@ func Start(ctx context.Context, cfg Config) (*Daemon, error) {
 		terminate := cfg.TerminateOnExit
 		select {
 		case <-ctx.Done():
-		case t := <-d.stopReq:
-			terminate = terminate || t
+		case req := <-d.stopReq:
+			terminate = (terminate || req.Terminate) && !req.KeepInstances
 		case err := <-serveErr:
 			d.err = err
 		}
 		d.shutdown(terminate)
 	}()
 	return d, nil
+}
+
+// listeners are the configured ones, else the inherited ones, else freshly bound.
+func listeners(cfg Config) (apiLn, lbLn net.Listener, err error) {
+	apiLn, lbLn = cfg.APIListener, cfg.LBListener
+	if apiLn == nil && lbLn == nil {
+		if apiLn, lbLn, err = inheritedListeners(); err != nil {
+			return nil, nil, err
+		}
+	}
+	closeAll := func() {
+		for _, ln := range []net.Listener{apiLn, lbLn} {
+			if ln != nil {
+				_ = ln.Close()
+			}
+		}
+	}
+	if apiLn == nil {
+		if apiLn, err = net.Listen("tcp", cfg.Listen); err != nil {
+			closeAll()
+			return nil, nil, fmt.Errorf("api listener: %w", err)
+		}
+	} else if err := checkAPIListener(apiLn); err != nil {
+		closeAll()
+		return nil, nil, err
+	}
+	if lbLn == nil {
+		if lbLn, err = net.Listen("tcp", cfg.LB); err != nil {
+			closeAll()
+			return nil, nil, fmt.Errorf("load balancer listener: %w", err)
+		}
+	}
+	return apiLn, lbLn, nil
 }
 
 // APIAddr is the bound API address (host:port).
@@ -169,7 +196,7 @@ func (d *Daemon) Wait() error {
 
 // Stop asks the daemon to stop (terminating every instance if asked) and waits.
 func (d *Daemon) Stop(terminate bool) error {
-	d.stopOnce.Do(func() { d.stopReq <- terminate })
+	d.stopOnce.Do(func() { d.stopReq <- api.ShutdownRequest{Terminate: terminate} })
 	return d.Wait()
 }
 

@@ -12,7 +12,7 @@
 //	PUT  /v1/weights    {version: weight}; {} goes back to an equal share per instance
 //	POST /v1/terminate  {ids} or {all: true}; unknown and terminated ids are fine
 //	GET  /v1/healthz
-//	POST /v1/shutdown   {terminate}
+//	POST /v1/shutdown   {terminate, keepInstances}
 //
 // Errors are {"error": "..."} with 400 for bad input, 404 for unknown ids and 409 for
 // a launch key reused for another launch or an instance in the wrong state.
@@ -31,5 +31,10 @@
 // It is its own process so that the fleet and its traffic outlive a worker crash.
 // State lives in DIR/state.json (written atomically), so a restarted daemon adopts
 // the instances it left running, with their ports and load balancer membership;
-// DIR/targets.json lists them for Prometheus file-based service discovery.
+// DIR/targets.json lists them for Prometheus file-based service discovery. A restart
+// costs clients nothing when a supervisor holds the sockets: the daemon serves the API
+// and load balancer listeners it is passed (Config.APIListener and LBListener, or
+// systemd socket activation: LISTEN_FDS with LISTEN_FDNAMES=api:lb, see ListenEnv),
+// connections wait in the kernel's queue while no daemon runs, and a shutdown with
+// keepInstances leaves the instances to the next daemon even under --terminate-on-exit.
 package localcloud

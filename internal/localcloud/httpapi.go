@@ -97,7 +97,7 @@ func (d *Daemon) apiHandler() http.Handler {
 			return
 		}
 		writeJSON(w, http.StatusAccepted, map[string]string{"status": "stopping"})
-		d.stopOnce.Do(func() { d.stopReq <- req.Terminate }) // buffered: never blocks
+		d.stopOnce.Do(func() { d.stopReq <- req }) // buffered: never blocks
 	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &apiError{http.StatusNotFound, "no such endpoint: " + r.Method + " " + r.URL.Path})

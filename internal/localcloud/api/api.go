@@ -87,9 +87,12 @@ type DetachRequest struct {
 	DrainTimeout string   `json:"drainTimeout,omitempty"`
 }
 
-// ShutdownRequest stops the daemon; with Terminate it first stops every instance.
+// ShutdownRequest stops the daemon; with Terminate it first stops every instance. With
+// KeepInstances it leaves them running for the next daemon to adopt even when it was
+// told to terminate them on exit: a restart, not a stop.
 type ShutdownRequest struct {
-	Terminate bool `json:"terminate"`
+	Terminate     bool `json:"terminate"`
+	KeepInstances bool `json:"keepInstances,omitempty"`
 }
 
 // Error is the body of every error answer.
