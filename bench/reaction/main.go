@@ -28,6 +28,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/zerodown/zerodown/internal/benchrecord"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -89,7 +90,7 @@ func run() error {
 	defer os.RemoveAll(dir)
 	o.dir = dir
 
-	started, machine := time.Now(), machineLine()
+	started, machine := time.Now(), benchrecord.Machine()
 	b, err := newBench(ctx, o)
 	if err != nil {
 		return err
@@ -120,7 +121,7 @@ func run() error {
 	fmt.Println()
 	fmt.Print(table)
 	if o.out != "" {
-		if err := appendSection(o.out, started, machine, table); err != nil {
+		if err := benchrecord.Append(o.out, benchrecord.Section{Name: "Canary analysis reaction time", Started: started, Machine: machine, Body: table}); err != nil {
 			return err
 		}
 		fmt.Printf("\nappended to %s\n", o.out)
