@@ -28,7 +28,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/zerodown/zerodown/internal/benchrecord"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -37,6 +36,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/zerodown/zerodown/internal/benchrecord"
 	"github.com/zerodown/zerodown/schemas"
 )
 

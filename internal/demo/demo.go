@@ -10,14 +10,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"go.temporal.io/sdk/client"
@@ -25,6 +23,7 @@ import (
 	"github.com/zerodown/zerodown/fleet"
 	"github.com/zerodown/zerodown/fleet/local"
 	"github.com/zerodown/zerodown/internal/loadgen"
+	"github.com/zerodown/zerodown/internal/localcloud"
 	"github.com/zerodown/zerodown/internal/localcloud/api"
 	"github.com/zerodown/zerodown/schemas"
 	"github.com/zerodown/zerodown/workflows"
@@ -43,6 +42,9 @@ type Options struct {
 	TemporalCLI  string
 	TemporalPort int
 	UIPort       int
+	// TemporalDB, if set, is the dev server's SQLite file, so that its state survives a
+	// restart of the server (bench/chaos restarts it mid-release); empty keeps it in memory.
+	TemporalDB string
 
 	CloudAPI string // local cloud API address (default 127.0.0.1:7070)
 	LB       string // load balancer address (default 127.0.0.1:8080)
@@ -183,6 +185,7 @@ type World struct {
 	procs    []*proc
 	pids     []int
 	client   client.Client
+	sockets  []*os.File // the local cloud's listening sockets, held across its restarts
 	stopOnce sync.Once
 	leaks    []string
 }
@@ -278,7 +281,13 @@ func (w *World) startServices(ctx context.Context) error {
 			return err
 		}
 	}
-	if _, err := w.start("localcloud", w.bin("zerodown"), "localcloud", "--listen", w.opts.CloudAPI, "--lb", w.opts.LB,
+	// The world holds the local cloud's sockets and hands the daemon copies, as systemd
+	// would: while the daemon restarts, clients of the load balancer wait, not fail.
+	files, err := w.holdSockets(w.opts.CloudAPI, w.opts.LB)
+	if err != nil {
+		return err
+	}
+	if _, err := w.startWith(ServiceLocalCloud, files, localcloud.ListenEnv(), w.bin("zerodown"), "localcloud", "--listen", w.opts.CloudAPI, "--lb", w.opts.LB,
 		"--state-dir", filepath.Join(w.opts.WorkDir, "localcloud"), "--terminate-on-exit", "--stop-grace", "5s", "--log-level", "warn"); err != nil {
 		return err
 	}
@@ -307,6 +316,9 @@ func (w *World) startTemporal(ctx context.Context) error {
 			"--ui-port", fmt.Sprint(w.opts.UIPort), "--log-level", "error"}
 		for _, sa := range []string{workflows.SAService, workflows.SAEnvironment, workflows.SAVersion, workflows.SAPhase} {
 			args = append(args, "--search-attribute", sa+"=Keyword")
+		}
+		if w.opts.TemporalDB != "" {
+			args = append(args, "--db-filename", w.opts.TemporalDB)
 		}
 		if _, err := w.start("temporal", w.opts.TemporalCLI, args...); err != nil {
 			return err
@@ -359,8 +371,7 @@ func (w *World) Release(ctx context.Context, version string) (Result, error) {
 	actx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go w.autoApprove(actx)
-	cmd := exec.CommandContext(ctx, w.bin("zerodown"), "start", "-f", w.specPath, "--version", version, "--by", "make-demo", "--wait")
-	cmd.Env = w.env()
+	cmd := w.Command(ctx, "start", "-f", w.specPath, "--version", version, "--by", "make-demo", "--wait")
 	cmd.Stdout, cmd.Stderr = indent(w.out), indent(w.out)
 	err := cmd.Run()
 	res.Duration = time.Since(start)
@@ -386,8 +397,7 @@ func (w *World) Release(ctx context.Context, version string) (Result, error) {
 
 func (w *World) status(ctx context.Context) (workflows.Status, error) {
 	var st workflows.Status
-	cmd := exec.CommandContext(ctx, w.bin("zerodown"), "status", w.spec.Service+"/"+w.spec.Environment, "--output", "json")
-	cmd.Env = w.env()
+	cmd := w.Command(ctx, "status", w.spec.Service+"/"+w.spec.Environment, "--output", "json")
 	out, err := cmd.Output()
 	if err != nil {
 		return st, fmt.Errorf("zerodown status: %w", err)
@@ -419,9 +429,8 @@ func (w *World) autoApprove(ctx context.Context) {
 				w.spec.Service, w.spec.Environment, w.opts.ApproveAfter)
 		}
 		if time.Since(since) >= w.opts.ApproveAfter {
-			cmd := exec.CommandContext(ctx, w.bin("zerodown"), "approve", w.spec.Service+"/"+w.spec.Environment,
+			cmd := w.Command(ctx, "approve", w.spec.Service+"/"+w.spec.Environment,
 				"--by", "make-demo", "--comment", "nobody objected within "+w.opts.ApproveAfter.String())
-			cmd.Env = w.env()
 			cmd.Stdout, cmd.Stderr = indent(w.out), indent(w.out)
 			_ = cmd.Run()
 			since = time.Time{}
@@ -547,7 +556,7 @@ func (w *World) logPath(name string) string { return filepath.Join(w.opts.WorkDi
 func (w *World) leaked() []string {
 	var out []string
 	for _, pid := range w.pids {
-		if syscall.Kill(pid, 0) == nil {
+		if ProcessAlive(pid) {
 			out = append(out, fmt.Sprintf("pid %d", pid))
 		}
 	}
@@ -571,17 +580,14 @@ func (w *World) stopAll() {
 	for i := len(w.procs) - 1; i >= 0; i-- {
 		w.procs[i].stop(20 * time.Second)
 	}
+	w.releaseSockets()
 }
 
 func instancePIDs(apiAddr string) ([]int, error) {
-	c := http.Client{Timeout: 2 * time.Second}
-	resp, err := c.Get("http://" + apiAddr + api.PathState + "?all=1")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	st, err := cloudState(ctx, apiAddr)
 	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	var st api.State
-	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
 		return nil, err
 	}
 	var pids []int

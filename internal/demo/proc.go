@@ -24,24 +24,32 @@ import (
 type proc struct {
 	name string
 	cmd  *exec.Cmd
+	env  []string // added to the world's environment, for a restart
 	done chan struct{}
 }
 
 func (w *World) start(name, exe string, args ...string) (*proc, error) {
+	return w.startWith(name, nil, nil, exe, args...)
+}
+
+// startWith starts a service with files as its descriptors 3, 4, ... and env added to
+// the world's environment.
+func (w *World) startWith(name string, files []*os.File, env []string, exe string, args ...string) (*proc, error) {
 	logf, err := os.Create(w.logPath(name))
 	if err != nil {
 		return nil, err
 	}
 	cmd := exec.Command(exe, args...)
 	cmd.Dir = w.opts.Root
-	cmd.Env = w.env()
+	cmd.Env = append(w.env(), env...)
+	cmd.ExtraFiles = files
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		_ = logf.Close()
 		return nil, fmt.Errorf("start %s (%s): %w", name, exe, err)
 	}
-	p := &proc{name: name, cmd: cmd, done: make(chan struct{})}
+	p := &proc{name: name, cmd: cmd, env: env, done: make(chan struct{})}
 	go func() {
 		_ = cmd.Wait()
 		_ = logf.Close()
@@ -137,8 +145,8 @@ func indent(w io.Writer) io.Writer {
 }
 
 // Build compiles what the demo runs into binDir: zerodown, zerodown-worker, and one
-// demoapp build per version, v3 with a bug baked in (it turns unhealthy 8 seconds after
-// it starts, while its canary soaks).
+// demoapp build per version, v3 with a bug baked in (every request takes 250ms longer:
+// it stays healthy, so only the canary analysis can catch it).
 func Build(ctx context.Context, root, binDir string) error {
 	builds := [][]string{
 		{"-o", filepath.Join(binDir, "zerodown"), "./starter"},
@@ -160,7 +168,7 @@ func Build(ctx context.Context, root, binDir string) error {
 }
 
 // BadBuildFlags is the bug compiled into the demo's v3.
-const BadBuildFlags = "--unhealthy-after=8s"
+const BadBuildFlags = "--latency=250ms"
 
 // quiet keeps the SDK's client logs out of the demo's output.
 func quiet() *slog.Logger {
