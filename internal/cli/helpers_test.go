@@ -1,15 +1,14 @@
 package cli_test
 
 import (
-	"bytes"
 	"context"
 	"os"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/zerodown/zerodown/fleet"
 	"github.com/zerodown/zerodown/internal/cli"
+	"github.com/zerodown/zerodown/internal/testharness"
 )
 
 // result is what one zerodown invocation did.
@@ -41,22 +40,7 @@ func zerodownAsync(t testing.TB, argv ...string) <-chan result {
 }
 
 // syncBuffer lets a test read what a command running in the background has written.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+type syncBuffer = testharness.SyncBuffer
 
 func writeFile(t testing.TB, path, text string) {
 	t.Helper()

@@ -4,8 +4,6 @@ import (
 	"context"
 	"net"
 	"path/filepath"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -31,7 +29,7 @@ func TestDemoEndToEnd(t *testing.T) {
 	require.NoError(t, demo.Build(ctx, root, bin))
 	srv := testharness.StartServer(t)
 
-	out := &lockedBuilder{}
+	out := &testharness.SyncBuffer{}
 	sum, err := demo.Run(ctx, demo.Options{
 		Root: root, BinDir: bin, WorkDir: t.TempDir(),
 		Temporal: srv.Address, CloudAPI: freeAddr(t), LB: freeAddr(t),
@@ -67,22 +65,4 @@ func freeAddr(t *testing.T) string {
 	require.NoError(t, err)
 	defer ln.Close()
 	return ln.Addr().String()
-}
-
-// lockedBuilder collects output written from several goroutines.
-type lockedBuilder struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuilder) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuilder) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/zerodown/zerodown/internal/demo"
 	"github.com/zerodown/zerodown/internal/loadgen"
+	"github.com/zerodown/zerodown/internal/testharness"
 )
 
 // The local cloud restarts under load — gracefully, then by a crash — and comes back on
@@ -29,7 +30,7 @@ func TestLocalCloudRestartsUnderLoad(t *testing.T) {
 	require.NoError(t, demo.Build(ctx, root, bin))
 	w, err := demo.Start(ctx, demo.Options{
 		Root: root, BinDir: bin, WorkDir: t.TempDir(), CloudAPI: freeAddr(t), LB: freeAddr(t),
-		CloudOnly: true, Instances: 2, Rate: 50, Out: &lockedBuilder{},
+		CloudOnly: true, Instances: 2, Rate: 50, Out: &testharness.SyncBuffer{},
 	})
 	defer func() { require.Empty(t, w.Stop()) }()
 	require.NoError(t, err)

@@ -99,7 +99,7 @@ func StartServer(t testing.TB) *Server {
 		t.Fatal(err)
 	}
 	// The server's output is kept and shown only if the test fails.
-	out := &syncBuffer{}
+	out := &SyncBuffer{}
 	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
 	defer cancel()
 	srv, err := testsuite.StartDevServer(ctx, DevServerOptions(exe, out))
@@ -196,19 +196,20 @@ func quietLogger() sdklog.Logger {
 	return sdklog.NewStructuredLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
 }
 
-// syncBuffer is a bytes.Buffer safe for the server's two output streams.
-type syncBuffer struct {
+// SyncBuffer is a bytes.Buffer that several goroutines may write while a test reads it:
+// a server's two output streams, or a command running in the background.
+type SyncBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) {
+func (s *SyncBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.Write(p)
 }
 
-func (s *syncBuffer) String() string {
+func (s *SyncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
