@@ -153,9 +153,24 @@ func (f *Fleet) Terminate(ctx context.Context, ids []string) error {
 }
 
 func (f *Fleet) state(ctx context.Context) (api.State, error) {
+	return f.State(ctx, false)
+}
+
+// State is the daemon's own picture of the fleet; with all, terminated instances too
+// (every instance it remembers, with its launch key: what a test checks launches against).
+func (f *Fleet) State(ctx context.Context, all bool) (api.State, error) {
+	path := api.PathState
+	if all {
+		path += "?all=1"
+	}
 	var st api.State
-	err := f.call(ctx, http.MethodGet, api.PathState, nil, &st)
+	err := f.call(ctx, http.MethodGet, path, nil, &st)
 	return st, err
+}
+
+// Shutdown asks the daemon to stop, as req says (keepInstances for a restart).
+func (f *Fleet) Shutdown(ctx context.Context, req api.ShutdownRequest) error {
+	return f.call(ctx, http.MethodPost, api.PathShutdown, req, nil)
 }
 
 // call sends one API request. Answers the daemon refuses as wrong are marked

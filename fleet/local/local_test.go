@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 
 	"github.com/zerodown/zerodown/fleet"
 	"github.com/zerodown/zerodown/fleet/local"
+	"github.com/zerodown/zerodown/internal/localcloud/api"
 	"github.com/zerodown/zerodown/internal/localcloud/localcloudtest"
 	"github.com/zerodown/zerodown/schemas"
 )
@@ -225,4 +227,30 @@ func pidOf(t *testing.T, d *localcloudtest.Daemon, id string) int {
 	}
 	t.Fatalf("no instance %s", id)
 	return 0
+}
+
+// State with all keeps terminated instances and their launch keys: what a check that no
+// step launched twice reads. Shutdown with keepInstances stops the daemon alone.
+func TestStateOfEveryInstanceAndAShutdownThatKeepsThem(t *testing.T) {
+	ctx := context.Background()
+	d, f := setup(t, nil)
+	ins, err := f.Launch(ctx, fleet.LaunchRequest{Key: "release/x/canary", Version: "v1", Count: 2})
+	require.NoError(t, err)
+	require.NoError(t, f.Terminate(ctx, []string{ins[0].ID}))
+
+	live, err := f.State(ctx, false)
+	require.NoError(t, err)
+	require.Len(t, live.Instances, 1)
+	all, err := f.State(ctx, true)
+	require.NoError(t, err)
+	require.Len(t, all.Instances, 2)
+	for _, in := range all.Instances {
+		require.Equal(t, "release/x/canary", in.LaunchKey)
+	}
+
+	kept := live.Instances[0].PID
+	require.NoError(t, f.Shutdown(ctx, api.ShutdownRequest{KeepInstances: true}))
+	<-d.Done()
+	require.False(t, localcloudtest.Gone(kept), "left for the next daemon")
+	require.NoError(t, syscall.Kill(-kept, syscall.SIGKILL))
 }

@@ -507,7 +507,7 @@ func (w *World) printSummary(sum *Summary) {
 			line += ": " + r.Error
 		}
 		fmt.Fprintln(out, line)
-		fmt.Fprintf(out, "  fleet afterwards: %s\n", fleetLine(r.Fleet))
+		fmt.Fprintf(out, "  fleet afterwards: %s\n", FleetLine(r.Fleet))
 	}
 	if l := sum.Load; l != nil {
 		fmt.Fprintf(out, "requests: %d sent, %d served, %d failed (p50 %.1fms, p99 %.1fms, max %.1fms)\n",
@@ -522,7 +522,8 @@ func (w *World) printSummary(sum *Summary) {
 	fmt.Fprintf(out, "logs: %s\n", w.opts.WorkDir)
 }
 
-func fleetLine(m map[string]int) string {
+// FleetLine writes instances per version as "4 x v2, 1 x v1".
+func FleetLine(m map[string]int) string {
 	var parts []string
 	for _, v := range slices.Sorted(mapsKeys(m)) {
 		parts = append(parts, fmt.Sprintf("%d x %s", m[v], v))
@@ -586,7 +587,7 @@ func (w *World) stopAll() {
 func instancePIDs(apiAddr string) ([]int, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	st, err := cloudState(ctx, apiAddr)
+	st, err := cloud(apiAddr).State(ctx, true)
 	if err != nil {
 		return nil, err
 	}

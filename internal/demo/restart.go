@@ -1,15 +1,11 @@
 package demo
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"strings"
@@ -18,6 +14,7 @@ import (
 
 	"go.temporal.io/sdk/client"
 
+	"github.com/zerodown/zerodown/fleet/local"
 	"github.com/zerodown/zerodown/internal/localcloud/api"
 	"github.com/zerodown/zerodown/schemas"
 )
@@ -93,7 +90,7 @@ func (w *World) Restart(ctx context.Context, name string, crash bool) error {
 			return err
 		}
 	case name == ServiceLocalCloud:
-		if err := cloudCall(ctx, w.opts.CloudAPI, http.MethodPost, api.PathShutdown, api.ShutdownRequest{KeepInstances: true}, nil); err != nil {
+		if err := cloud(w.opts.CloudAPI).Shutdown(ctx, api.ShutdownRequest{KeepInstances: true}); err != nil {
 			return fmt.Errorf("stop the local cloud: %w", err)
 		}
 		select {
@@ -228,40 +225,10 @@ func (w *World) releaseSockets() {
 // CloudState is every instance the local cloud remembers, terminated ones too
 // (GET /v1/state?all=1): what a benchmark checks launches and leaks against.
 func (w *World) CloudState(ctx context.Context) (api.State, error) {
-	return cloudState(ctx, w.opts.CloudAPI)
+	return cloud(w.opts.CloudAPI).State(ctx, true)
 }
 
-func cloudState(ctx context.Context, apiAddr string) (api.State, error) {
-	var st api.State
-	return st, cloudCall(ctx, apiAddr, http.MethodGet, api.PathState+"?all=1", nil, &st)
-}
-
-// cloudCall calls the local cloud API with in as JSON (if not nil) and decodes a 2xx
-// answer into out (if not nil).
-func cloudCall(ctx context.Context, apiAddr, method, path string, in, out any) error {
-	var body io.Reader
-	if in != nil {
-		b, err := json.Marshal(in)
-		if err != nil {
-			return err
-		}
-		body = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, "http://"+apiAddr+path, body)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("%s %s: %s", method, path, resp.Status)
-	}
-	if out == nil {
-		return nil
-	}
-	return json.NewDecoder(resp.Body).Decode(out)
+// cloud is a client of the local cloud API at addr, for calls that need no spec.
+func cloud(addr string) *local.Fleet {
+	return local.New("http://"+addr, schemas.LocalSpec{})
 }
