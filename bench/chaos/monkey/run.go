@@ -14,9 +14,6 @@ import (
 	"strings"
 	"time"
 
-	enumspb "go.temporal.io/api/enums/v1"
-	"go.temporal.io/sdk/converter"
-
 	"github.com/zerodown/zerodown/internal/demo"
 	"github.com/zerodown/zerodown/workflows"
 )
@@ -253,24 +250,12 @@ func runRelease(ctx context.Context, w *demo.World, specPath string, rel *Releas
 // phase, from the search attribute the workflow upserts.
 func waitEnded(ctx context.Context, w *demo.World, deadline time.Time) (workflows.Phase, error) {
 	spec := w.Spec()
-	id := spec.ID()
 	for {
-		dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		resp, err := w.Client().DescribeWorkflowExecution(dctx, id, "")
-		cancel()
-		if err == nil && resp.GetWorkflowExecutionInfo().GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
-			info := resp.GetWorkflowExecutionInfo()
-			var phase string
-			if p, ok := info.GetSearchAttributes().GetIndexedFields()[workflows.SAPhase]; ok {
-				_ = converter.GetDefaultDataConverter().FromPayload(p, &phase)
-			}
-			if phase == "" {
-				phase = info.GetStatus().String()
-			}
-			return workflows.Phase(phase), nil
+		if s := describeRelease(ctx, w.Client(), spec.ID()); s.OK && !s.Running {
+			return s.Phase, nil
 		}
 		if time.Now().After(deadline) || ctx.Err() != nil {
-			return "", fmt.Errorf("the release has not ended: %w", errors.Join(err, ctx.Err()))
+			return "", fmt.Errorf("the release has not ended by %s: %w", deadline.Format(time.TimeOnly), ctx.Err())
 		}
 		time.Sleep(500 * time.Millisecond)
 	}

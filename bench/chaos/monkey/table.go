@@ -103,7 +103,7 @@ func (r *Result) Markdown() string {
 			got += " ⚠ " + strings.Join(rel.Problems, "; ")
 		}
 		fmt.Fprintf(&b, "| %d | %s | %s | %s | %d | %d | %s | %s | %s | %s |\n", i+1, rel.Version, rel.Want, got, rel.Exit, kills,
-			stepsText(rel.Steps), fleetText(rel.Fleet), rel.Duration.Round(time.Second), rel.Stall.Round(100*time.Millisecond))
+			stepsText(rel.Steps), demo.FleetLine(rel.Fleet), rel.Duration.Round(time.Second), rel.Stall.Round(100*time.Millisecond))
 	}
 	return b.String()
 }
@@ -183,34 +183,15 @@ func stepsText(steps map[string]int) string {
 	return strings.Join(parts, ", ")
 }
 
-func fleetText(m map[string]int) string {
-	var parts []string
-	for _, v := range slices.Sorted(maps.Keys(m)) {
-		parts = append(parts, fmt.Sprintf("%d × %s", m[v], v))
-	}
-	if len(parts) == 0 {
-		return "empty"
-	}
-	return strings.Join(parts, ", ")
-}
-
 func minus(a, b loadgen.Failures) loadgen.Failures {
 	return loadgen.Failures{Conn: a.Conn - b.Conn, Timeout: a.Timeout - b.Timeout, Status5xx: a.Status5xx - b.Status5xx,
 		Status4xx: a.Status4xx - b.Status4xx, Overload: a.Overload - b.Overload}
 }
 
+// causes names the causes of failures in parentheses, as loadgen does, or nothing.
 func causes(f loadgen.Failures) string {
-	var parts []string
-	for _, p := range []struct {
-		n    int64
-		name string
-	}{{f.Conn, "conn"}, {f.Timeout, "timeout"}, {f.Status5xx, "5xx"}, {f.Status4xx, "4xx"}, {f.Overload, "overload"}} {
-		if p.n > 0 {
-			parts = append(parts, fmt.Sprintf("%s %d", p.name, p.n))
-		}
+	if c := f.Causes(); c != "" {
+		return " (" + c + ")"
 	}
-	if len(parts) == 0 {
-		return ""
-	}
-	return " (" + strings.Join(parts, ", ") + ")"
+	return ""
 }

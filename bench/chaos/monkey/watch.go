@@ -94,11 +94,14 @@ func (w *watcher) stop() {
 	<-w.done
 }
 
-func (w *watcher) describe(ctx context.Context) snapshot {
+func (w *watcher) describe(ctx context.Context) snapshot { return describeRelease(ctx, w.c, w.id) }
+
+// describeRelease asks the server about the latest run of the release id.
+func describeRelease(ctx context.Context, c client.Client, id string) snapshot {
 	s := snapshot{At: time.Now()}
 	dctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	resp, err := w.c.DescribeWorkflowExecution(dctx, w.id, "")
+	resp, err := c.DescribeWorkflowExecution(dctx, id, "")
 	if err != nil {
 		return s
 	}
