@@ -9,7 +9,7 @@ TEMPORAL_SERVER_VERSION := 1.29.1
 export TEMPORAL_CLI ?= $(GOBIN)/temporal
 BIN := bin
 
-.PHONY: all build test test-short fuzz lint temporal-cli record-histories demo demo-bad bench-reaction bench-zerodowntime clean
+.PHONY: all build test test-short fuzz lint temporal-cli record-histories demo demo-bad bench-reaction bench-zerodowntime bench-chaos bench-scale clean
 
 all: build
 
@@ -64,6 +64,17 @@ fuzz:
 # same load; prints the table and appends it to BENCHMARKS.md.
 bench-zerodowntime: temporal-cli
 	$(GO) run ./bench/zerodowntime
+
+# Releases under load while the worker is SIGKILLed at random moments (every phase) and
+# the dev server and local cloud restart; checks outcomes, fleets, launches, leaks and
+# failed requests. Its short form runs in make test.
+bench-chaos: temporal-cli
+	$(GO) run ./bench/chaos
+
+# 1,000 concurrent releases on in-memory fleets with one worker, and the history of a
+# 4-hour soak checked every 10 s, run by run (goal: at most 4,096 events a run).
+bench-scale: temporal-cli
+	$(GO) run ./bench/scale
 
 # How fast canary analysis catches a bad canary, alone and in a real release (needs
 # prometheus and the Temporal CLI); appends a table to BENCHMARKS.md. About 8 minutes.
