@@ -32,6 +32,11 @@ func main() {
 	}
 	opts.Releases, opts.ApproveAfter, opts.Rate, opts.WSClients = strings.Split(*releases, ","), *approve, *rate, *ws
 	sum, err := demo.Run(ctx, opts)
+	if ctx.Err() != nil {
+		// Ctrl-C: Run has already stopped everything it started and printed the summary.
+		fmt.Println("interrupted: everything the demo started has stopped")
+		os.Exit(130)
+	}
 	if err != nil {
 		fail(err)
 	}
