@@ -901,13 +901,6 @@ func appendNew(list []string, ids ...string) []string {
 	return list
 }
 
-func approversLabel(a []string) string {
-	if len(a) == 0 {
-		return "anyone"
-	}
-	return fmt.Sprint(a)
-}
-
 func hookLabel(h schemas.Hook) string {
 	switch {
 	case h.Name != "":
