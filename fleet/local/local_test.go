@@ -23,21 +23,7 @@ import (
 
 var fakeBin string
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "fleet-local-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	fakeBin, err = localcloudtest.BuildFakeInstance(dir)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(localcloudtest.MainWithFakeInstance(m, &fakeBin)) }
 
 // setup starts a daemon and the fleet that drives it.
 func setup(t *testing.T, env map[string]string) (*localcloudtest.Daemon, *local.Fleet) {

@@ -3,7 +3,6 @@
 package localcloud_test
 
 import (
-	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -19,21 +18,7 @@ import (
 // fakeBin is the fake instance program, built once for all tests.
 var fakeBin string
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "localcloud-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	fakeBin, err = localcloudtest.BuildFakeInstance(dir)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(localcloudtest.MainWithFakeInstance(m, &fakeBin)) }
 
 func start(t *testing.T) *localcloudtest.Daemon {
 	return localcloudtest.Start(t, localcloudtest.TestConfig(t.TempDir()))

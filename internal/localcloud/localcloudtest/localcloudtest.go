@@ -37,6 +37,22 @@ func BuildFakeInstance(dir string) (string, error) {
 	return bin, nil
 }
 
+// MainWithFakeInstance is a TestMain body: it builds the fake instance into a temporary
+// directory, stores its path in *bin, runs the tests and removes the directory.
+func MainWithFakeInstance(m *testing.M, bin *string) int {
+	dir, err := os.MkdirTemp("", "fakeinstance-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	if *bin, err = BuildFakeInstance(dir); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return m.Run()
+}
+
 // FakeCommand is the launch command template for the fake instance at bin.
 func FakeCommand(bin string) []string {
 	return []string{bin, "--port", "{{.Port}}", "--version", "{{.Version}}", "--id", "{{.ID}}"}
