@@ -198,7 +198,7 @@ func abortAtGates(ctx context.Context, w *demo.World, watch *watcher, say func(s
 			say("chaos: the release waits for a human: aborting it")
 			out, err := w.Command(ctx, "abort", spec.Service+"/"+spec.Environment, "--by", "bench-chaos",
 				"--reason", "waiting for a human in a chaos run").CombinedOutput()
-			problems = append(problems, fmt.Sprintf("stopped at an approval gate (see its history); the bench aborted it: %s", strings.TrimSpace(string(out))))
+			problems = append(problems, fmt.Sprintf("%s (see its history); the bench aborted it: %s", stoppedAtGate, strings.TrimSpace(string(out))))
 			if err != nil && ctx.Err() == nil {
 				problems = append(problems, fmt.Sprintf("abort: %v", err))
 			}
@@ -210,6 +210,8 @@ func abortAtGates(ctx context.Context, w *demo.World, watch *watcher, say func(s
 		return <-done
 	}
 }
+
+const stoppedAtGate = "stopped at an approval gate"
 
 var runIDPattern = regexp.MustCompile(`\(run id ([0-9a-f-]+)\)`)
 

@@ -58,22 +58,26 @@ func (r *Result) Markdown() string {
 	}
 	fmt.Fprintf(&b, "| all | %d | | | |\n\n", len(r.Kills))
 
-	right, launchesWant, launchesGot, fleets := 0, 0, 0, 0
+	right, gated, launchesWant, launchesGot, fleets := 0, 0, 0, 0, 0
 	for _, rel := range r.Releases {
-		if rel.Got == rel.Want {
+		if rel.Got == rel.Want && len(rel.Problems) == 0 {
 			right++
 		}
 		launchesWant += rel.LaunchesWant
 		launchesGot += rel.LaunchesGot
 		for _, p := range rel.Problems {
-			if strings.HasPrefix(p, "fleet:") {
+			switch {
+			case strings.HasPrefix(p, "fleet:"):
 				fleets++
+			case strings.HasPrefix(p, stoppedAtGate):
+				gated++
 			}
 		}
 	}
 	b.WriteString("| | |\n|---|--:|\n")
 	row := func(k, v string) { fmt.Fprintf(&b, "| %s | %s |\n", k, v) }
-	row("releases ending as they should (v1/v2 Succeeded, v3 RolledBack)", fmt.Sprintf("%d of %d", right, len(r.Releases)))
+	row("releases ending as they should by themselves (v1/v2 Succeeded, v3 RolledBack), with nothing wrong", fmt.Sprintf("%d of %d", right, len(r.Releases)))
+	row("releases that stopped for a human at an approval gate (the bench aborted them)", fmt.Sprint(gated))
 	row("instances launched: the plans need / the local cloud made", fmt.Sprintf("%d / %d", launchesWant, launchesGot))
 	row("releases whose fleet was not exactly as desired afterwards", fmt.Sprint(fleets))
 	row("processes left running", fmt.Sprint(len(r.Leaked)))
