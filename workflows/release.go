@@ -22,6 +22,10 @@ const ChangeAnalysisGates = "analysis-gates"
 // ChangeFleetLifecycle is the GetVersion change ID of PrepareFleet and FinishFleet.
 const ChangeFleetLifecycle = "fleet-lifecycle"
 
+// ChangeSoakClock is the GetVersion change ID of the soak clock that counts intervals as
+// set rather than as measured (found by bench/chaos: a worker outage ate soak checks).
+const ChangeSoakClock = "soak-clock"
+
 // Error types a finished release fails with, so callers (the CLI, CI) tell outcomes apart.
 const (
 	ErrTypeRolledBack = "RolledBack"
@@ -61,7 +65,10 @@ type release struct {
 	// lifecycle is on for releases that hold the fleet (an Auto Scaling group) still
 	// while they run and restore it on every exit.
 	lifecycle bool
-	checks    int // soak checks in this run, to bound its history
+	// soakByChecks is on for releases whose soak counts each interval as set, not as
+	// measured, so that a worker outage cannot skip checks.
+	soakByChecks bool
+	checks       int // soak checks in this run, to bound its history
 }
 
 // ReleaseWorkflow releases in.Version of in.Spec: canary, soak, approval, promote,
@@ -90,6 +97,7 @@ func ReleaseWorkflow(ctx workflow.Context, in ReleaseInput) (Status, error) {
 	r.startNotifier(ctx)
 	r.analysisGates = workflow.GetVersion(ctx, ChangeAnalysisGates, workflow.DefaultVersion, 1) >= 1
 	r.lifecycle = workflow.GetVersion(ctx, ChangeFleetLifecycle, workflow.DefaultVersion, 1) >= 1
+	r.soakByChecks = workflow.GetVersion(ctx, ChangeSoakClock, workflow.DefaultVersion, 1) >= 1
 	if err := r.registerHandlers(ctx); err != nil {
 		return Status{}, err
 	}
@@ -313,7 +321,13 @@ func (r *release) soak(ctx workflow.Context) error {
 		r.setSoakClock(ctx, soak)
 		start := workflow.Now(ctx)
 		fired, err := workflow.AwaitWithTimeout(ctx, wait, func() bool { return r.st.Status.Paused || r.st.PromoteBy != "" })
-		r.st.SoakElapsed += workflow.Now(ctx).Sub(start)
+		measured := workflow.Now(ctx).Sub(start)
+		if r.soakByChecks {
+			// A timer that fired late (the worker was down) counts only the interval it
+			// was set for: an outage lengthens the soak instead of eating its checks.
+			measured = min(measured, wait)
+		}
+		r.st.SoakElapsed += measured
 		if err != nil {
 			return err
 		}
