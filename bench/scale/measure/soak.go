@@ -97,7 +97,7 @@ func LongSoak(ctx context.Context, c client.Client, w *Worker, cfg SoakConfig) (
 	}
 	w.Fleets.Fleet(spec.Service).Seed("v1", 2)
 	res := &SoakResult{Config: cfg}
-	cfg.Progress("soaking %s with a check every %s (%d checks)", spec.Canary.Soak.D(), cfg.Interval, cfg.Checks)
+	cfg.Progress("soaking with a check every %s until %d checks (%s at most)", cfg.Interval, cfg.Checks, spec.Canary.Soak.D())
 	began := time.Now()
 	in := workflows.ReleaseInput{Spec: *spec, Version: "v2", StartedBy: "bench-scale", ChecksPerRun: cfg.ChecksPerRun}
 	run, err := c.ExecuteWorkflow(ctx, cli.StartOptions(spec, "v2"), workflows.ReleaseWorkflowName, in)
