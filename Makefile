@@ -67,9 +67,9 @@ bench-zerodowntime: temporal-cli
 
 # Releases under load while the worker is SIGKILLed at random moments (every phase) and
 # the dev server and local cloud restart; checks outcomes, fleets, launches, leaks and
-# failed requests. Its short form runs in make test.
+# failed requests. Its short form runs in make test. SEED=n draws the same chaos again.
 bench-chaos: temporal-cli
-	$(GO) run ./bench/chaos
+	$(GO) run ./bench/chaos $(if $(SEED),--seed $(SEED))
 
 # 1,000 concurrent releases on in-memory fleets with one worker, and the history of a
 # 4-hour soak checked every 10 s, run by run (goal: at most 4,096 events a run).
