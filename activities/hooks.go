@@ -37,7 +37,7 @@ func (a *Activities) RunHook(ctx context.Context, in HookInput) error {
 	for _, id := range in.IDs {
 		inst, ok := st.Find(id)
 		if !ok {
-			return fmt.Errorf("hook %s: instance %s is gone", hookName(in.Hook), id)
+			return fmt.Errorf("hook %s: instance %s is gone", in.Hook.Label(), id)
 		}
 		addrs = append(addrs, inst.Address)
 	}
@@ -49,11 +49,11 @@ func (a *Activities) RunHook(ctx context.Context, in HookInput) error {
 			}
 			resp, err := a.HTTP.Do(req)
 			if err != nil {
-				return fmt.Errorf("hook %s on %s: %w", hookName(in.Hook), in.IDs[i], err)
+				return fmt.Errorf("hook %s on %s: %w", in.Hook.Label(), in.IDs[i], err)
 			}
 			_ = resp.Body.Close()
 			if resp.StatusCode != h.Expect {
-				return fmt.Errorf("hook %s on %s: GET %s answered %d, want %d", hookName(in.Hook), in.IDs[i], h.Path, resp.StatusCode, h.Expect)
+				return fmt.Errorf("hook %s on %s: GET %s answered %d, want %d", in.Hook.Label(), in.IDs[i], h.Path, resp.StatusCode, h.Expect)
 			}
 		}
 		return nil
@@ -71,21 +71,9 @@ func (a *Activities) RunHook(ctx context.Context, in HookInput) error {
 			if len(tail) > 512 {
 				tail = tail[len(tail)-512:]
 			}
-			return fmt.Errorf("hook %s: %v: %s", hookName(in.Hook), err, strings.TrimSpace(tail))
+			return fmt.Errorf("hook %s: %v: %s", in.Hook.Label(), err, strings.TrimSpace(tail))
 		}
 		return nil
 	}
-	return nonRetryable(ErrTypeInvalidConfig, fmt.Errorf("hook %s has neither http nor command", hookName(in.Hook)))
-}
-
-func hookName(h schemas.Hook) string {
-	switch {
-	case h.Name != "":
-		return h.Name
-	case h.HTTP != nil:
-		return "GET " + h.HTTP.Path
-	case h.Command != nil:
-		return strings.Join(h.Command.Args, " ")
-	}
-	return "(empty)"
+	return nonRetryable(ErrTypeInvalidConfig, fmt.Errorf("hook %s has neither http nor command", in.Hook.Label()))
 }

@@ -5,6 +5,7 @@ package schemas
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -246,6 +247,19 @@ type Hook struct {
 	HTTP    *HTTPHook    `json:"http,omitempty"`
 	Command *CommandHook `json:"command,omitempty"`
 	Timeout Duration     `json:"timeout,omitempty"`
+}
+
+// Label names a hook in messages: its name, else what it does.
+func (h Hook) Label() string {
+	switch {
+	case h.Name != "":
+		return h.Name
+	case h.HTTP != nil:
+		return "GET " + h.HTTP.Path
+	case h.Command != nil && len(h.Command.Args) > 0:
+		return strings.Join(h.Command.Args, " ")
+	}
+	return "(empty)"
 }
 
 // HTTPHook is a GET against each new instance that must answer Expect.

@@ -292,7 +292,7 @@ func (r *release) hooks(ctx workflow.Context, stage string, hooks []schemas.Hook
 			}
 			return &rollbackError{reason: fmt.Sprintf("%s hook failed: %s", stage, r.reasonFor(err))}
 		}
-		r.event(ctx, "hook", "", fmt.Sprintf("%s hook %s passed on %d instance(s)", stage, hookLabel(h), len(ids)))
+		r.event(ctx, "hook", "", fmt.Sprintf("%s hook %s passed on %d instance(s)", stage, h.Label(), len(ids)))
 	}
 	return nil
 }
@@ -913,18 +913,6 @@ func appendNew(list []string, ids ...string) []string {
 		}
 	}
 	return list
-}
-
-func hookLabel(h schemas.Hook) string {
-	switch {
-	case h.Name != "":
-		return h.Name
-	case h.HTTP != nil:
-		return "GET " + h.HTTP.Path
-	case h.Command != nil && len(h.Command.Args) > 0:
-		return h.Command.Args[0]
-	}
-	return "(empty)"
 }
 
 // Activity options. Activities are idempotent, so retries are safe; configuration
