@@ -78,7 +78,33 @@ CREATE TABLE IF NOT EXISTS changes (
 `
 
 // OpenStore opens (creating if needed) the SQLite store at path.
+//
+// Instances that start together on a fresh file race to switch it to WAL, and SQLite
+// answers the loser SQLITE_BUSY without waiting in busy_timeout (about 1 start in 17
+// with two processes here), so a busy open is retried for a while instead of failing
+// the instance's start.
 func OpenStore(path string) (*Store, error) {
+	deadline := time.Now().Add(openBusyFor)
+	for wait := 10 * time.Millisecond; ; wait = min(2*wait, 250*time.Millisecond) {
+		s, err := openStore(path)
+		if err == nil || !isBusy(err) || time.Now().After(deadline) {
+			return s, err
+		}
+		time.Sleep(wait)
+	}
+}
+
+// openBusyFor bounds how long OpenStore retries a busy database: as long as writers
+// wait in busy_timeout.
+const openBusyFor = 10 * time.Second
+
+// isBusy reports whether err is SQLITE_BUSY or one of its extended codes.
+func isBusy(err error) bool {
+	var coded interface{ Code() int }
+	return errors.As(err, &coded) && coded.Code()&0xff == 5
+}
+
+func openStore(path string) (*Store, error) {
 	q := url.Values{}
 	q.Set("_txlock", "immediate")
 	q.Add("_pragma", "busy_timeout(10000)")
