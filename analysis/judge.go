@@ -332,20 +332,8 @@ func num(v float64) string {
 	return fmt.Sprintf("%.4g", v)
 }
 
-// Step is the time between two samples of a check: the spec's, else a tenth of the
-// interval kept between 1s (finer is noise for per-second rates) and 1m (coarser leaves
-// too few samples for a verdict), and never longer than the interval.
-func Step(a schemas.Analysis) time.Duration {
-	if a.Step > 0 {
-		return a.Step.D()
-	}
-	interval := a.Interval.D()
-	if interval <= 0 {
-		interval = time.Minute
-	}
-	step := min(max(interval/10, time.Second), time.Minute)
-	return min(step, interval)
-}
+// Step is the time between two samples of a check (schemas.Analysis.StepOrDefault).
+func Step(a schemas.Analysis) time.Duration { return a.StepOrDefault() }
 
 // Window is how far back a check looks: its interval, so successive checks judge
 // successive stretches of traffic and failureLimit counts independent evidence.

@@ -57,7 +57,7 @@ func TestLoadFullSpec(t *testing.T) {
 	require.Equal(t, 10, a.Metrics[1].MinSamples)
 	require.Equal(t, &schemas.MannWhitney{Confidence: 0.99, EffectSize: 1.1, Direction: schemas.DirectionIncrease}, a.Metrics[1].MannWhitney,
 		"unset mannWhitney fields get their defaults")
-	require.Zero(t, a.Step, "step stays as written; analysis.StepOf derives its default")
+	require.Zero(t, a.Step, "step stays as written; StepOrDefault derives its default")
 
 	ap := s.Canary.Approval
 	require.True(t, ap.Required)
@@ -286,6 +286,10 @@ func TestInvalidSpecs(t *testing.T) {
 			"needs at least one bound: max, min, vsBaseline or mannWhitney", 0},
 		{"step longer than interval", base + "canary: {analysis: {provider: scrape, interval: 10s, step: 20s, metrics: [{name: e, query: x, max: 1}]}}\n", "canary.analysis.step",
 			"20s is longer than canary.analysis.interval (10s); a check takes one sample per step within its interval", 0},
+		{"scrape interval too short for minSamples", base + "canary: {soak: 1m, analysis: {provider: scrape, interval: 3s, metrics: [{name: e, query: x, max: 1}]}}\n", "canary.analysis.metrics[0].minSamples",
+			"is 3, but a check of 3s at step 1s gives the canary at most 2 samples (scrape: 2 pairs of successive scrapes × 1 instance), so every check would be Inconclusive; lengthen canary.analysis.interval, shorten canary.analysis.step or lower minSamples", 0},
+		{"prometheus step too coarse for minSamples", base + "canary: {analysis: {provider: prometheus, prometheusURL: 'http://127.0.0.1:9090', interval: 1m, step: 30s, metrics: [{name: e, query: up, max: 1, minSamples: 3}]}}\n", "canary.analysis.metrics[0].minSamples",
+			"is 3, but a check of 1m at step 30s gives the canary at most 2 samples (prometheus: one point per step), so every check would be Inconclusive; lengthen canary.analysis.interval, shorten canary.analysis.step or lower minSamples", 0},
 		{"confidence of 1", base + "canary: {analysis: {provider: scrape, metrics: [{name: e, query: x, mannWhitney: {confidence: 1}}]}}\n", "canary.analysis.metrics[0].mannWhitney.confidence",
 			"must be less than 1", 0},
 		{"effectSize below 1", base + "canary: {analysis: {provider: scrape, metrics: [{name: e, query: x, mannWhitney: {effectSize: 0.9}}]}}\n", "canary.analysis.metrics[0].mannWhitney.effectSize",
@@ -330,4 +334,12 @@ func TestInvalidSpecs(t *testing.T) {
 		})
 	}
 	require.GreaterOrEqual(t, len(cases), 15)
+}
+
+// The samples of a scrape check are pooled over the canary's instances: a short
+// interval that one instance cannot fill is enough for two.
+func TestShortScrapeIntervalIsEnoughWithMoreCanaries(t *testing.T) {
+	spec := base + "canary: {instances: 2, soak: 1m, analysis: {provider: scrape, interval: 3s, metrics: [{name: e, query: x, max: 1}]}}\n"
+	_, err := schemas.Parse([]byte(spec))
+	require.NoError(t, err)
 }

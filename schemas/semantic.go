@@ -42,6 +42,11 @@ func checkSemantics(s *Spec, lines map[string]int) error {
 		if m.Min != nil && m.Max != nil && *m.Min > *m.Max {
 			add(path+".min", "is %v, more than max (%v): no value could pass", *m.Min, *m.Max)
 		}
+		if most, how := samplesPerCheck(s); s.Canary.Analysis.Provider != AnalysisHealth && s.Canary.Analysis.StepOrDefault() <= s.Canary.Analysis.Interval.D() && most < m.MinSamples {
+			a := s.Canary.Analysis
+			add(path+".minSamples", "is %d, but a check of %s at step %s gives the canary at most %d %s, so every check would be Inconclusive; lengthen canary.analysis.interval, shorten canary.analysis.step or lower minSamples",
+				m.MinSamples, formatDuration(a.Interval.D()), formatDuration(a.StepOrDefault()), most, how)
+		}
 	}
 
 	// Zero downtime needs at least one instance serving at every moment of the promotion.
@@ -69,6 +74,21 @@ func checkSemantics(s *Spec, lines map[string]int) error {
 		return &ValidationError{Errors: sorted(errs)}
 	}
 	return nil
+}
+
+// samplesPerCheck is the most samples one check can give the canary side, and how
+// they come. Prometheus answers a range query with one point per step of the interval.
+// The scrape provider takes one sample per pair of successive scrapes of each canary
+// instance that ends within the interval; scrapes drift, so one step's pair may fall
+// just outside (seen: a 3s interval at 1s steps never reached 3 samples).
+func samplesPerCheck(s *Spec) (int, string) {
+	a := s.Canary.Analysis
+	steps := int(a.Interval.D() / a.StepOrDefault())
+	if a.Provider == AnalysisScrape {
+		n := s.CanaryCount()
+		return max(0, steps-1) * n, fmt.Sprintf("samples (scrape: %d pairs of successive scrapes × %d %s)", max(0, steps-1), n, plural(n, "instance", "instances"))
+	}
+	return steps, "samples (prometheus: one point per step)"
 }
 
 // checkApproval ties approvers to groups and count to the people named, so that a gate

@@ -110,7 +110,7 @@ const (
 type Analysis struct {
 	Interval Duration `json:"interval"`
 	// Step is the time between two samples within a check; zero means
-	// analysis.StepOf's default (a tenth of the interval, between 1s and 1m).
+	// StepOrDefault's default (a tenth of the interval, between 1s and 1m).
 	Step              Duration `json:"step,omitempty"`
 	Provider          string   `json:"provider"`
 	PrometheusURL     string   `json:"prometheusURL,omitempty"`
@@ -314,4 +314,30 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 	}
 	*d = Duration(v)
 	return nil
+}
+
+// CanaryCount is the number of canary instances: a count, or a percent of the fleet
+// rounded up, at least one and at most the fleet.
+func (s *Spec) CanaryCount() int {
+	desired := s.Target.Instances
+	n := s.Canary.Instances
+	if n == 0 && s.Canary.Percent > 0 {
+		n = (desired*s.Canary.Percent + 99) / 100
+	}
+	return max(1, min(n, desired))
+}
+
+// StepOrDefault is the time between two samples of a check: Step when set, else a
+// tenth of the interval kept between 1s (finer is noise for per-second rates) and 1m
+// (coarser leaves too few samples for a verdict), and never longer than the interval.
+func (a Analysis) StepOrDefault() time.Duration {
+	if a.Step > 0 {
+		return a.Step.D()
+	}
+	interval := a.Interval.D()
+	if interval <= 0 {
+		interval = time.Minute
+	}
+	step := min(max(interval/10, time.Second), time.Minute)
+	return min(step, interval)
 }

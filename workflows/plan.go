@@ -51,16 +51,8 @@ func NewPlan(spec schemas.Spec, old int) Plan {
 	return p
 }
 
-// CanaryCount is the number of canary instances: a count, or a percent of the fleet
-// rounded up, at least one and at most the fleet.
-func CanaryCount(spec schemas.Spec) int {
-	desired := spec.Target.Instances
-	n := spec.Canary.Instances
-	if n == 0 && spec.Canary.Percent > 0 {
-		n = (desired*spec.Canary.Percent + 99) / 100
-	}
-	return max(1, min(n, desired))
-}
+// CanaryCount is the number of canary instances (schemas.Spec.CanaryCount).
+func CanaryCount(spec schemas.Spec) int { return spec.CanaryCount() }
 
 // BatchSize is the promote batch as a count: "2" or "25%" of the fleet rounded up, at least one.
 func BatchSize(spec schemas.Spec) int {
