@@ -44,6 +44,13 @@ func TestValidateSeveralFilesReportsEach(t *testing.T) {
 	require.Contains(t, r.stderr, "canary.soak")
 }
 
+func TestValidateTakesFilesAsArguments(t *testing.T) {
+	r := zerodown(t, nil, "validate", goodSpec, badSpec)
+	require.Equal(t, cli.ExitInvalidSpec, r.code)
+	require.Equal(t, "ok: board/prod\n", r.stdout)
+	require.Contains(t, r.stderr, badSpec+`:8: canary.soak: "4 hours" is not a duration (use 4h)`)
+}
+
 func TestValidateUnparsableYAMLIsInvalid(t *testing.T) {
 	path := t.TempDir() + "/broken.yaml"
 	writeFile(t, path, "service: [unclosed\n")

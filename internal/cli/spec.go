@@ -65,12 +65,15 @@ func FieldErrors(path string, ve *schemas.ValidationError) string {
 func (a *App) validateCommand() *cobra.Command {
 	var files []string
 	cmd := &cobra.Command{
-		Use:   "validate -f FILE [-f FILE...]",
+		Use:   "validate [-f] FILE...",
 		Short: "Check release specs against the schema; prints ok: SERVICE/ENV or each field error (exit 3)",
-		Args:  args(cobra.NoArgs),
-		RunE: func(_ *cobra.Command, _ []string) error {
+		// Files also come as arguments, as with promtool and kubeconform, so that
+		// `zerodown validate deploy/*.yaml` works in CI.
+		Args: args(cobra.ArbitraryArgs),
+		RunE: func(_ *cobra.Command, positional []string) error {
+			files := append(files, positional...)
 			if len(files) == 0 {
-				return usagef("-f FILE is required")
+				return usagef("a spec file is required: zerodown validate FILE...")
 			}
 			// Every file is checked, so one run reports every broken spec.
 			var first error
