@@ -44,6 +44,7 @@ restarted daemon adopts the instances it left running. Stop it with SIGINT or SI
 	f.StringVar(&cfg.DefaultHealthPath, "health-path", cfg.DefaultHealthPath, "health check path when a launch names none")
 	f.DurationVar(&cfg.StopGrace, "stop-grace", cfg.StopGrace, "time between SIGTERM and SIGKILL for a terminated instance")
 	f.DurationVar(&cfg.DrainTimeout, "drain-timeout", cfg.DrainTimeout, "how long a detached instance keeps open connections when the detach names no deadline")
+	f.DurationVar(&cfg.CloseGrace, "close-grace", cfg.CloseGrace, "on stop, how long busy client connections get to end after a response (Connection: close)")
 	f.BoolVar(&cfg.TerminateOnExit, "terminate-on-exit", cfg.TerminateOnExit, "stop every instance when the daemon stops (default: leave them to be adopted)")
 	f.BoolVar(&cfg.KillInstancesWithDaemon, "kill-instances-with-daemon", cfg.KillInstancesWithDaemon, "have the kernel stop instances if the daemon dies (Linux)")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")

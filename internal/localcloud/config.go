@@ -37,6 +37,11 @@ type Config struct {
 	// DrainTimeout is how long a detached instance keeps its open connections when
 	// the detach names no deadline; then they are closed.
 	DrainTimeout time.Duration
+	// CloseGrace is how long a stopping daemon keeps serving its load balancer's client
+	// connections, answering each request with Connection: close, before it closes the
+	// rest. A busy keep-alive connection then ends after a response instead of under a
+	// request the client is sending (which a client may not retry), as Envoy's drain does.
+	CloseGrace time.Duration
 
 	// TerminateOnExit stops every instance when the daemon stops. Off by default: a
 	// restarted daemon adopts the instances it left running, so traffic survives it.
@@ -63,6 +68,7 @@ func DefaultConfig() Config {
 		DefaultHealthPath:  "/healthz",
 		StopGrace:          10 * time.Second,
 		DrainTimeout:       5 * time.Minute, // ALB's default deregistration delay
+		CloseGrace:         2 * time.Second,
 	}
 }
 
@@ -98,6 +104,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.DrainTimeout <= 0 {
 		c.DrainTimeout = d.DrainTimeout
+	}
+	if c.CloseGrace <= 0 {
+		c.CloseGrace = d.CloseGrace
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

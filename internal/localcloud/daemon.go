@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/zerodown/zerodown/internal/localcloud/api"
@@ -44,6 +45,11 @@ type Daemon struct {
 	backend     *http.Transport // the load balancer's connections to instances
 	healthHTTP  *http.Client
 	unlock      func()
+	// lbClosing makes the load balancer answer Connection: close; lbConns counts its
+	// client connections that are not hijacked, so a stop waits only while some are open.
+	lbClosing atomic.Bool
+	lbConns   atomic.Int64
+	lbLastUse atomic.Int64 // unix nanoseconds of the last request begun or ended
 
 	stopReq  chan api.ShutdownRequest // a shutdown asked through the API or Stop
 	stopOnce sync.Once
@@ -117,7 +123,8 @@ func Start(ctx context.Context, cfg Config) (*Daemon, error) {
 
 	d.apiSrv = &http.Server{Handler: d.apiHandler(), ReadHeaderTimeout: 10 * time.Second}
 	d.lbSrv = &http.Server{
-		Handler:           d.lbHandler(),
+		Handler:           d.closingHandler(d.lbHandler()),
+		ConnState:         d.countLBConn,
 		ReadHeaderTimeout: 30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(d.log.Handler(), slog.LevelDebug),
@@ -194,6 +201,33 @@ func (d *Daemon) Wait() error {
 	return d.err
 }
 
+// closingHandler adds Connection: close to the load balancer's answers once the daemon
+// stops, except to WebSocket upgrades, which the close would break.
+func (d *Daemon) closingHandler(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if d.lbClosing.Load() && r.Header.Get("Upgrade") == "" {
+			w.Header().Set("Connection", "close")
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// countLBConn keeps lbConns: the load balancer's client connections still served.
+func (d *Daemon) countLBConn(_ net.Conn, state http.ConnState) {
+	switch state {
+	case http.StateNew:
+		d.lbConns.Add(1)
+	case http.StateActive, http.StateIdle:
+		d.lbLastUse.Store(time.Now().UnixNano())
+	case http.StateHijacked, http.StateClosed:
+		d.lbConns.Add(-1)
+	}
+}
+
+// lbQuiet is how long no request may have begun or ended on the load balancer before
+// a stopping daemon takes its remaining client connections for idle ones.
+const lbQuiet = 250 * time.Millisecond
+
 // Stop asks the daemon to stop (terminating every instance if asked) and waits.
 func (d *Daemon) Stop(terminate bool) error {
 	d.stopOnce.Do(func() { d.stopReq <- api.ShutdownRequest{Terminate: terminate} })
@@ -208,8 +242,19 @@ func (d *Daemon) shutdown(terminate bool) {
 	defer cancel()
 	_ = d.apiSrv.Shutdown(ctx) // no more API calls: nothing else changes the fleet
 
-	// In-flight requests get a few seconds; what is left (WebSockets are hijacked and
-	// not tracked by Shutdown) is cut: clients reconnect to the next daemon.
+	// No new client connections (with a held listener they queue for the next daemon),
+	// and busy keep-alive ones end after their next response; then in-flight requests
+	// get a few seconds and what is left (WebSockets are hijacked and not tracked by
+	// Shutdown) is cut: clients reconnect to the next daemon.
+	d.lbClosing.Store(true)
+	_ = d.lbLn.Close()
+	for grace := time.Now().Add(d.cfg.CloseGrace); d.lbConns.Load() > 0 && time.Now().Before(grace); {
+		// Connections left idle this long belong to clients that are not sending now.
+		if time.Since(time.Unix(0, d.lbLastUse.Load())) > lbQuiet {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	_ = d.lbSrv.Shutdown(ctx)
 	_ = d.lbSrv.Close()
 	d.mu.Lock()

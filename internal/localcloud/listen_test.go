@@ -3,8 +3,10 @@
 package localcloud_test
 
 import (
+	"io"
 	"net"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -79,4 +81,71 @@ func dup(t *testing.T, ln net.Listener) net.Listener {
 	c, err := net.FileListener(f)
 	require.NoError(t, err)
 	return c
+}
+
+// A daemon that stops while clients keep sending on keep-alive connections closes
+// each one after a response (Connection: close), never under a request: writes, which
+// a client does not retry, all succeed across the restart.
+func TestStoppingDaemonClosesBusyConnectionsAfterAResponse(t *testing.T) {
+	apiLn, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer apiLn.Close()
+	lbLn, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer lbLn.Close()
+
+	cfg := localcloudtest.TestConfig(t.TempDir())
+	cfg.APIListener, cfg.LBListener = dup(t, apiLn), dup(t, lbLn)
+	d1 := localcloudtest.Start(t, cfg)
+	ins := launch(t, d1, "k", "v1", 1, nil)
+	attach(t, d1, ins...)
+	waitHealthy(t, d1, ins...)
+
+	type tally struct{ ok, closed, failed int }
+	stop := make(chan struct{})
+	results := make(chan tally, 4)
+	for range 4 {
+		go func() {
+			client := &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{}}
+			defer client.CloseIdleConnections()
+			var n tally
+			for {
+				select {
+				case <-stop:
+					results <- n
+					return
+				default:
+				}
+				resp, err := client.Post(d1.LB+"/", "text/plain", strings.NewReader("write"))
+				if err != nil {
+					t.Logf("write failed: %v", err)
+					n.failed++
+					continue
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				n.ok++
+				if resp.Close {
+					n.closed++
+				}
+			}
+		}()
+	}
+	time.Sleep(200 * time.Millisecond)
+	_, err = d1.Do(http.MethodPost, api.PathShutdown, api.ShutdownRequest{KeepInstances: true}, nil)
+	require.NoError(t, err)
+	<-d1.Done()
+	cfg.APIListener, cfg.LBListener = dup(t, apiLn), dup(t, lbLn)
+	localcloudtest.Start(t, cfg)
+	time.Sleep(200 * time.Millisecond)
+	close(stop)
+
+	var sum tally
+	for range 4 {
+		n := <-results
+		sum.ok, sum.closed, sum.failed = sum.ok+n.ok, sum.closed+n.closed, sum.failed+n.failed
+	}
+	require.Zero(t, sum.failed, "%+v", sum)
+	require.Positive(t, sum.ok)
+	require.GreaterOrEqual(t, sum.closed, 4, "each client's connection was closed after a response: %+v", sum)
 }
