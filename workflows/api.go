@@ -5,6 +5,9 @@ package workflows
 import (
 	"time"
 
+	commonpb "go.temporal.io/api/common/v1"
+	"go.temporal.io/sdk/converter"
+
 	"github.com/zerodown/zerodown/analysis"
 	"github.com/zerodown/zerodown/fleet"
 	"github.com/zerodown/zerodown/schemas"
@@ -31,6 +34,20 @@ const (
 	SAVersion     = "ZerodownVersion"
 	SAPhase       = "ZerodownPhase"
 )
+
+// SearchAttribute decodes one of the Keyword search attributes above from a
+// visibility record; "" when it is missing or not a string.
+func SearchAttribute(sa *commonpb.SearchAttributes, name string) string {
+	p, ok := sa.GetIndexedFields()[name]
+	if !ok {
+		return ""
+	}
+	var s string
+	if err := converter.GetDefaultDataConverter().FromPayload(p, &s); err != nil {
+		return ""
+	}
+	return s
+}
 
 // Phase is where a release is.
 type Phase string

@@ -10,7 +10,6 @@ import (
 	"github.com/spf13/cobra"
 	commonpb "go.temporal.io/api/common/v1"
 	"go.temporal.io/api/workflowservice/v1"
-	"go.temporal.io/sdk/converter"
 
 	"github.com/zerodown/zerodown/workflows"
 )
@@ -119,18 +118,7 @@ func (a *App) listCommand() *cobra.Command {
 type timestamp interface{ AsTime() time.Time }
 
 func releaseRow(id, runID string, sa *commonpb.SearchAttributes, status string, started time.Time, closed timestamp) ReleaseRow {
-	fields := sa.GetIndexedFields()
-	get := func(name string) string {
-		p, ok := fields[name]
-		if !ok {
-			return ""
-		}
-		var s string
-		if err := converter.GetDefaultDataConverter().FromPayload(p, &s); err != nil {
-			return ""
-		}
-		return s
-	}
+	get := func(name string) string { return workflows.SearchAttribute(sa, name) }
 	r := ReleaseRow{
 		ID: id, RunID: runID, Status: status, Started: started,
 		Service: get(workflows.SAService), Environment: get(workflows.SAEnvironment),

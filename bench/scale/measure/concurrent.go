@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	workflowpb "go.temporal.io/api/workflow/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 
@@ -201,7 +202,7 @@ feed:
 // waitClosed polls visibility until n releases of the benchmark's environment started
 // after since have closed, and returns them. Polling one count costs the server far
 // less than a thousand long polls on histories.
-func waitClosed(ctx context.Context, c client.Client, n int, since time.Time, progress func(string, ...any)) ([]*workflowExecutionInfo, error) {
+func waitClosed(ctx context.Context, c client.Client, n int, since time.Time, progress func(string, ...any)) ([]*workflowpb.WorkflowExecutionInfo, error) {
 	base := fmt.Sprintf("%s = '%s' AND StartTime >= '%s'", workflows.SAEnvironment, Environment, since.UTC().Add(-time.Second).Format(time.RFC3339Nano))
 	closed := base + " AND ExecutionStatus != 'Running'"
 	last := time.Now()
@@ -222,7 +223,7 @@ func waitClosed(ctx context.Context, c client.Client, n int, since time.Time, pr
 		case <-time.After(500 * time.Millisecond):
 		}
 	}
-	var out []*workflowExecutionInfo
+	var out []*workflowpb.WorkflowExecutionInfo
 	var token []byte
 	for {
 		resp, err := c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Query: closed, PageSize: 1000, NextPageToken: token})
@@ -238,8 +239,8 @@ func waitClosed(ctx context.Context, c client.Client, n int, since time.Time, pr
 
 // phaseOf is the release's last phase as its search attribute says, or the workflow's
 // status when it has none.
-func phaseOf(info *workflowExecutionInfo) string {
-	if p := keyword(info, workflows.SAPhase); p != "" {
+func phaseOf(info *workflowpb.WorkflowExecutionInfo) string {
+	if p := workflows.SearchAttribute(info.GetSearchAttributes(), workflows.SAPhase); p != "" {
 		return p
 	}
 	return info.GetStatus().String()

@@ -6,25 +6,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-
-	workflowpb "go.temporal.io/api/workflow/v1"
-	"go.temporal.io/sdk/converter"
 )
-
-type workflowExecutionInfo = workflowpb.WorkflowExecutionInfo
-
-// keyword decodes a Keyword search attribute of a visibility record.
-func keyword(info *workflowExecutionInfo, name string) string {
-	p, ok := info.GetSearchAttributes().GetIndexedFields()[name]
-	if !ok {
-		return ""
-	}
-	var s string
-	if err := converter.GetDefaultDataConverter().FromPayload(p, &s); err != nil {
-		return ""
-	}
-	return s
-}
 
 // resetPeakRSS starts a new high-water mark of this process's resident memory, so that
 // the peak measured belongs to the part being measured, not to what ran before.
