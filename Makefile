@@ -9,7 +9,7 @@ TEMPORAL_SERVER_VERSION := 1.29.1
 export TEMPORAL_CLI ?= $(GOBIN)/temporal
 BIN := bin
 
-.PHONY: all build test test-short fuzz lint temporal-cli record-histories demo demo-bad bench-reaction bench-zerodowntime bench-chaos bench-scale clean
+.PHONY: all build test test-short fuzz lint temporal-cli prometheus record-histories demo demo-bad bench-reaction bench-zerodowntime bench-chaos bench-scale clean
 
 all: build
 
@@ -27,6 +27,19 @@ temporal-cli:
 		GOBIN=$(dir $(TEMPORAL_CLI)) $(GO) install github.com/temporalio/cli/cmd/temporal@$(TEMPORAL_CLI_VERSION); \
 	fi
 
+# The analysis tests run a real Prometheus: $$PROMETHEUS, PATH or /usr/bin, else Debian's
+# package is installed (with sudo when not root).
+prometheus:
+	@if [ -n "$$PROMETHEUS" ] || command -v prometheus >/dev/null 2>&1 || [ -x /usr/bin/prometheus ]; then \
+		echo "prometheus at $${PROMETHEUS:-$$(command -v prometheus || echo /usr/bin/prometheus)}"; \
+	elif command -v apt-get >/dev/null 2>&1; then \
+		echo "installing prometheus from Debian (the analysis tests run a real one)..."; \
+		SUDO=$$([ "$$(id -u)" = 0 ] || command -v sudo); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends prometheus; \
+	else \
+		echo "prometheus is missing and there is no apt-get: install Prometheus 2.x, or set PROMETHEUS to its binary"; exit 1; \
+	fi
+
 # The demo: a Temporal dev server (UI at http://localhost:8233), the local cloud, the worker,
 # 4 x v1 of the demo service under load, and a release to v2 with live progress. Ctrl-C
 # stops everything it started.
@@ -40,7 +53,7 @@ demo-bad: temporal-cli
 
 # Every test: unit, workflow (time skipping), replay, and integration against a real
 # Temporal dev server, the local cloud and the demo service.
-test: temporal-cli
+test: temporal-cli prometheus
 	$(GO) test -count=1 -timeout 30m ./...
 
 # Unit and workflow tests only, no servers.
