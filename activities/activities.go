@@ -235,6 +235,9 @@ func (a *Activities) WaitDrained(ctx context.Context, in DrainInput) (DrainResul
 	if activity.HasHeartbeatDetails(ctx) {
 		_ = activity.GetHeartbeatDetails(ctx, &waited)
 	}
+	// Kept at once: the worker's heartbeat interceptor repeats the last details, and
+	// must not replace the earlier attempt's with none.
+	activity.RecordHeartbeat(ctx, waited)
 	start := time.Now()
 	left := in.Timeout - waited
 	if left <= 0 {

@@ -48,6 +48,7 @@ func (r *release) startNotifier(ctx workflow.Context) {
 func (n *notifier) loop(ctx workflow.Context) {
 	opts := workflow.ActivityOptions{
 		StartToCloseTimeout: 30 * time.Second,
+		HeartbeatTimeout:    heartbeatTimeout,
 		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: 30 * time.Second, MaximumAttempts: 5},
 	}
 	actx := workflow.WithActivityOptions(ctx, opts)

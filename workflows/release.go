@@ -283,6 +283,7 @@ func (r *release) hooks(ctx workflow.Context, stage string, hooks []schemas.Hook
 		}
 		opts := workflow.ActivityOptions{
 			StartToCloseTimeout: timeout,
+			HeartbeatTimeout:    heartbeatTimeout,
 			RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumAttempts: 3},
 		}
 		in := activities.HookInput{Target: r.spec.Target, Hook: h, Stage: stage, Version: r.in.Version, IDs: ids}
@@ -915,11 +916,18 @@ func appendNew(list []string, ids ...string) []string {
 	return list
 }
 
+// heartbeatTimeout is how soon Temporal retries an activity whose worker died: the
+// worker heartbeats every activity every activities.AutoHeartbeatEvery while it runs.
+// Activity options are not part of a workflow's determinism; releases in flight take
+// the new timeout for the activities they schedule from now on.
+const heartbeatTimeout = 10 * time.Second
+
 // Activity options. Activities are idempotent, so retries are safe; configuration
 // errors are non-retryable and end the retries at once.
 func shortOptions() workflow.ActivityOptions {
 	return workflow.ActivityOptions{
 		StartToCloseTimeout: time.Minute,
+		HeartbeatTimeout:    heartbeatTimeout,
 		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: 30 * time.Second, MaximumAttempts: 10},
 	}
 }
@@ -927,7 +935,6 @@ func shortOptions() workflow.ActivityOptions {
 func longOptions(d time.Duration) workflow.ActivityOptions {
 	o := shortOptions()
 	o.StartToCloseTimeout = d
-	o.HeartbeatTimeout = 30 * time.Second
 	return o
 }
 

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/interceptor"
 	sdklog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
@@ -132,6 +133,11 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	w := worker.New(c, taskQueue, worker.Options{
 		WorkerStopTimeout: stopTimeout,
+		// Every activity heartbeats while it runs, and heartbeats reach the server at
+		// least every few seconds, so the workflow's short heartbeat timeout notices a
+		// dead worker quickly without taking a slow one for dead.
+		Interceptors:                 []interceptor.WorkerInterceptor{activities.NewHeartbeatInterceptor(activities.AutoHeartbeatEvery)},
+		MaxHeartbeatThrottleInterval: activities.AutoHeartbeatEvery,
 		OnFatalError: func(err error) {
 			select {
 			case fatal <- err:
