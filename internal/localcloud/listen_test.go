@@ -20,12 +20,7 @@ import (
 // the daemon restarts: a request sent while no daemon runs waits, and the next daemon
 // (which adopts the instances) serves it. Nothing is refused.
 func TestHeldListenersCarryClientsAcrossARestart(t *testing.T) {
-	apiLn, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer apiLn.Close()
-	lbLn, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer lbLn.Close()
+	apiLn, lbLn := supervisorListeners(t)
 
 	cfg := localcloudtest.TestConfig(t.TempDir())
 	cfg.TerminateOnExit = true // a restart must keep the instances all the same
@@ -73,6 +68,19 @@ func TestHeldListenersCarryClientsAcrossARestart(t *testing.T) {
 	require.Equal(t, api.StatusRunning, find(t, state(t, d2), ins[0].ID).Status)
 }
 
+// supervisorListeners are the API and load balancer sockets a supervisor holds across
+// restarts of the daemon; each daemon gets copies (dup).
+func supervisorListeners(t *testing.T) (apiLn, lbLn net.Listener) {
+	t.Helper()
+	apiLn, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = apiLn.Close() })
+	lbLn, err = net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = lbLn.Close() })
+	return apiLn, lbLn
+}
+
 // dup is a copy of ln, as a supervisor hands the daemon a descriptor of its own.
 func dup(t *testing.T, ln net.Listener) net.Listener {
 	f, err := ln.(*net.TCPListener).File()
@@ -87,12 +95,7 @@ func dup(t *testing.T, ln net.Listener) net.Listener {
 // each one after a response (Connection: close), never under a request: writes, which
 // a client does not retry, all succeed across the restart.
 func TestStoppingDaemonClosesBusyConnectionsAfterAResponse(t *testing.T) {
-	apiLn, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer apiLn.Close()
-	lbLn, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer lbLn.Close()
+	apiLn, lbLn := supervisorListeners(t)
 
 	cfg := localcloudtest.TestConfig(t.TempDir())
 	cfg.APIListener, cfg.LBListener = dup(t, apiLn), dup(t, lbLn)
@@ -132,7 +135,7 @@ func TestStoppingDaemonClosesBusyConnectionsAfterAResponse(t *testing.T) {
 		}()
 	}
 	time.Sleep(200 * time.Millisecond)
-	_, err = d1.Do(http.MethodPost, api.PathShutdown, api.ShutdownRequest{KeepInstances: true}, nil)
+	_, err := d1.Do(http.MethodPost, api.PathShutdown, api.ShutdownRequest{KeepInstances: true}, nil)
 	require.NoError(t, err)
 	<-d1.Done()
 	cfg.APIListener, cfg.LBListener = dup(t, apiLn), dup(t, lbLn)
