@@ -53,7 +53,7 @@ func TestDemoEndToEnd(t *testing.T) {
 	l := sum.Load
 	require.NotNil(t, l)
 	require.Greater(t, l.Requests, int64(1000))
-	require.Zero(t, l.Failed, "failures: %+v", l.Failures)
+	require.Zero(t, l.Failed, "failures: %+v %q", l.Failures, l.FailureSamples)
 	require.Zero(t, l.WebSocket.Dropped)
 	require.Zero(t, l.WebSocket.Lost)
 	require.Empty(t, sum.Leaked)

@@ -65,7 +65,7 @@ func TestLocalCloudRestartsUnderLoad(t *testing.T) {
 	for _, win := range rep.Windows {
 		if win.Name == loadgen.SteadyWindow {
 			require.Positive(t, win.Requests)
-			require.Zero(t, win.Failed, "graceful restarts: %+v", win.Failures)
+			require.Zero(t, win.Failed, "graceful restarts: %+v %q", win.Failures, rep.FailureSamples)
 		}
 	}
 }

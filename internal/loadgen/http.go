@@ -1,6 +1,7 @@
 package loadgen
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -125,7 +126,7 @@ func (g *Generator) clock(ctx context.Context, inFlight *sync.WaitGroup) {
 				g.send(i, due, w)
 			}()
 		default:
-			g.finish(w, "", false, causeOverload, 0)
+			g.finish(w, "", false, causeOverload, 0, "")
 		}
 	}
 }
@@ -154,12 +155,12 @@ func (g *Generator) send(i int64, due time.Time, w *stats) {
 		req, err = http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("%s/api/boards/%s/items?limit=%d", g.cfg.BaseURL, board, g.cfg.ReadLimit), nil)
 	}
 	if err != nil { // cannot happen with a validated BaseURL and board
-		g.finish(w, "", false, causeConn, 0)
+		g.finish(w, "", false, causeConn, 0, err.Error())
 		return
 	}
 	resp, err := g.cfg.Client.Do(req)
 	if err != nil {
-		g.finish(w, "", false, classify(err), 0)
+		g.finish(w, "", false, classify(err), 0, fmt.Sprintf("%s %s: %v", req.Method, req.URL.Path, err))
 		return
 	}
 	// Read the whole answer: the user waits for it, and the connection is reused.
@@ -168,13 +169,15 @@ func (g *Generator) send(i int64, due time.Time, w *stats) {
 	version := resp.Header.Get(VersionHeader)
 	switch {
 	case err != nil:
-		g.finish(w, version, false, classify(err), 0)
-	case resp.StatusCode >= 500:
-		g.finish(w, version, false, cause5xx, 0)
+		g.finish(w, version, false, classify(err), 0, fmt.Sprintf("%s %s: reading the answer: %v", req.Method, req.URL.Path, err))
 	case resp.StatusCode >= 400:
-		g.finish(w, version, false, cause4xx, 0)
+		cause := cause4xx
+		if resp.StatusCode >= 500 {
+			cause = cause5xx
+		}
+		g.finish(w, version, false, cause, 0, fmt.Sprintf("%s %s: %s from %s", req.Method, req.URL.Path, resp.Status, cmp.Or(version, "the load balancer")))
 	default:
-		g.finish(w, version, true, causeNone, time.Since(due))
+		g.finish(w, version, true, causeNone, time.Since(due), "")
 	}
 }
 
@@ -194,9 +197,15 @@ func (g *Generator) sentLate(w *stats, lag time.Duration) {
 	_ = g.total.lag.RecordValue(us)
 }
 
-func (g *Generator) finish(w *stats, version string, ok bool, cause failureCause, latency time.Duration) {
+// maxFailureSamples bounds the failures a report quotes.
+const maxFailureSamples = 10
+
+func (g *Generator) finish(w *stats, version string, ok bool, cause failureCause, latency time.Duration, detail string) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	if !ok && detail != "" && len(g.samples) < maxFailureSamples {
+		g.samples = append(g.samples, time.Now().UTC().Format("15:04:05.000")+" "+detail)
+	}
 	w.record(ok, cause, latency)
 	g.total.record(ok, cause, latency)
 	if version != "" {

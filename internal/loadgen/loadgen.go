@@ -122,7 +122,9 @@ type Generator struct {
 	marks   []Mark
 	// versions counts responses by the X-Demoapp-Version that served them.
 	versions map[string]*VersionStats
-	total    *stats
+	// samples quotes the first failed requests, so a failure can be explained.
+	samples []string
+	total   *stats
 
 	followers []*follower
 

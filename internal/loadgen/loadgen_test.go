@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -81,6 +82,10 @@ func TestFailuresAreCountedByCause(t *testing.T) {
 	require.Equal(t, r.Requests, r.OK+r.Failed)
 	require.Equal(t, answered500.Load(), r.Versions["v2"].Errors)
 	require.False(t, r.ZeroLoss())
+	// The report quotes the first failures, so a lost request can be explained.
+	require.NotEmpty(t, r.FailureSamples)
+	require.LessOrEqual(t, len(r.FailureSamples), 10)
+	require.Contains(t, strings.Join(r.FailureSamples, "\n"), "500 Internal Server Error from v2")
 }
 
 func TestConnectionErrorsAndOverload(t *testing.T) {

@@ -117,7 +117,9 @@ type Report struct {
 	OK       int64    `json:"ok"`
 	Failed   int64    `json:"failed"`
 	Failures Failures `json:"failures"`
-	Latency  Latency  `json:"latency"`
+	// FailureSamples quotes the first failed requests (at most 10): when, what, why.
+	FailureSamples []string `json:"failureSamples,omitempty"`
+	Latency        Latency  `json:"latency"`
 
 	Windows  []Window                `json:"windows"`
 	Marks    []Mark                  `json:"marks,omitempty"`
@@ -178,6 +180,9 @@ func (r *Report) String() string {
 			fmt.Fprintf(&b, "websocket: final check incomplete: %s\n", ws.VerifyError)
 		}
 	}
+	for _, f := range r.FailureSamples {
+		fmt.Fprintf(&b, "  failed: %s\n", f)
+	}
 	if r.ZeroLoss() {
 		b.WriteString("verdict: nothing lost\n")
 	} else {
@@ -235,18 +240,19 @@ func (g *Generator) report(heads map[string]int64, verifyErr error) *Report {
 		end = time.Now()
 	}
 	r := &Report{
-		Target:     g.cfg.BaseURL,
-		Start:      g.started,
-		End:        end,
-		Rate:       g.cfg.Rate,
-		WriteRatio: g.cfg.WriteRatio,
-		Requests:   g.total.requests,
-		OK:         g.total.ok,
-		Failed:     g.total.failures.Total(),
-		Failures:   g.total.failures,
-		Latency:    latencyOf(g.total.hist),
-		Marks:      slices.Clone(g.marks),
-		Versions:   map[string]VersionStats{},
+		Target:         g.cfg.BaseURL,
+		Start:          g.started,
+		End:            end,
+		Rate:           g.cfg.Rate,
+		WriteRatio:     g.cfg.WriteRatio,
+		Requests:       g.total.requests,
+		OK:             g.total.ok,
+		Failed:         g.total.failures.Total(),
+		Failures:       g.total.failures,
+		Latency:        latencyOf(g.total.hist),
+		FailureSamples: slices.Clone(g.samples),
+		Marks:          slices.Clone(g.marks),
+		Versions:       map[string]VersionStats{},
 	}
 	if !g.started.IsZero() {
 		r.Seconds = end.Sub(g.started).Seconds()
