@@ -30,6 +30,8 @@ type stats struct {
 	// lag is how late requests were sent, in microseconds: the generator's own delay,
 	// which on a busy machine says how much of the latency is the machine's.
 	lag *hdrhistogram.Histogram
+	// inFlight counts the window's requests sent and not yet answered.
+	inFlight int64
 }
 
 // Latencies are recorded in microseconds from 1µs to one minute with 3 significant
@@ -121,8 +123,17 @@ func (g *Generator) clock(ctx context.Context, inFlight *sync.WaitGroup) {
 		select {
 		case slots <- struct{}{}:
 			inFlight.Add(1)
+			g.mu.Lock()
+			w.inFlight++
+			g.mu.Unlock()
 			go func() {
-				defer func() { <-slots; inFlight.Done() }()
+				defer func() {
+					g.mu.Lock()
+					w.inFlight--
+					g.mu.Unlock()
+					<-slots
+					inFlight.Done()
+				}()
 				g.send(i, due, w)
 			}()
 		default:

@@ -186,6 +186,27 @@ func (g *Generator) Mark(name string) {
 	g.marks = append(g.marks, Mark{Name: name, At: time.Now(), Window: label})
 }
 
+// Settled waits until no request of the named window is in flight: after
+// Mark("crash-start"), so that requests sent before a crash are not judged by it.
+func (g *Generator) Settled(ctx context.Context, window string) error {
+	for {
+		g.mu.Lock()
+		var n int64
+		if w := g.windows[window]; w != nil {
+			n = w.inFlight
+		}
+		g.mu.Unlock()
+		if n == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("loadgen: %d request(s) of %s still in flight: %w", n, window, ctx.Err())
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+}
+
 // Start connects the WebSocket clients (waiting up to Timeout for their first
 // connection, so the first writes are already watched) and starts the HTTP load. The
 // load runs until ctx ends or Stop is called.

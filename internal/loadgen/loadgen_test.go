@@ -159,6 +159,31 @@ func TestMarksSplitWindows(t *testing.T) {
 	require.Same(t, r, g.Stop(), "Stop is idempotent")
 }
 
+// Settled returns once the requests sent before a mark are answered, not before.
+func TestSettledWaitsForTheRequestsOfAWindow(t *testing.T) {
+	var answered atomic.Int64
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(200 * time.Millisecond)
+		w.Write([]byte(`{}`))
+		answered.Add(1)
+	}))
+	defer ts.Close()
+	g, err := loadgen.New(loadgen.Config{BaseURL: ts.URL, Rate: 50})
+	require.NoError(t, err)
+	require.NoError(t, g.Start(context.Background()))
+	time.Sleep(300 * time.Millisecond)
+	g.Mark("crash-start")
+	sent := answered.Load()
+	require.NoError(t, g.Settled(context.Background(), loadgen.SteadyWindow))
+	require.Greater(t, answered.Load(), sent, "requests were still in flight at the mark")
+	r := g.Stop()
+	require.Equal(t, r.Windows[0].Requests, r.Windows[0].OK, "every steady request was answered")
+
+	ctx, cancel := context.WithTimeout(context.Background(), time.Millisecond)
+	defer cancel()
+	require.NoError(t, g.Settled(ctx, "no such window"))
+}
+
 func TestConfigIsValidated(t *testing.T) {
 	for _, cfg := range []loadgen.Config{
 		{BaseURL: "127.0.0.1:80"},
