@@ -16,10 +16,10 @@ const AutoHeartbeatEvery = 2 * time.Second
 // NewHeartbeatInterceptor returns a worker interceptor that heartbeats every activity
 // that has a heartbeat timeout, every `every` while it runs, repeating the details the
 // activity last recorded itself (an activity that resumes from an earlier attempt's
-// details records them again as it starts, before the first beat). Temporal learns that a worker died mid-activity only
-// from a missed heartbeat or the start-to-close timeout; with every activity beating,
-// a short heartbeat timeout brings a release back within seconds of a worker crash
-// instead of after the activity's whole timeout.
+// details records them again as it starts, before the first beat). Temporal learns
+// that a worker died mid-activity only from a missed heartbeat or the start-to-close
+// timeout; with every activity beating, a short heartbeat timeout brings a release
+// back within seconds of a worker crash instead of after the activity's whole timeout.
 func NewHeartbeatInterceptor(every time.Duration) interceptor.WorkerInterceptor {
 	return &heartbeatWorker{every: every}
 }
