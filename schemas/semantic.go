@@ -31,8 +31,13 @@ func checkSemantics(s *Spec, lines map[string]int) error {
 		add("canary.analysis.step", "%s is longer than canary.analysis.interval (%s); a check takes one sample per step within its interval", formatDuration(step), formatDuration(every))
 	}
 
+	// A metric whose minSamples no check can reach would leave every check Inconclusive.
+	an := s.Canary.Analysis
+	most, how := samplesPerCheck(s)
+	sampled := an.Provider != AnalysisHealth && an.StepOrDefault() <= an.Interval.D()
+
 	seen := map[string]int{}
-	for i, m := range s.Canary.Analysis.Metrics {
+	for i, m := range an.Metrics {
 		path := "canary.analysis.metrics[" + strconv.Itoa(i) + "]"
 		if first, dup := seen[m.Name]; dup {
 			add(path+".name", "%q is already the name of canary.analysis.metrics[%d]", m.Name, first)
@@ -42,10 +47,9 @@ func checkSemantics(s *Spec, lines map[string]int) error {
 		if m.Min != nil && m.Max != nil && *m.Min > *m.Max {
 			add(path+".min", "is %v, more than max (%v): no value could pass", *m.Min, *m.Max)
 		}
-		if most, how := samplesPerCheck(s); s.Canary.Analysis.Provider != AnalysisHealth && s.Canary.Analysis.StepOrDefault() <= s.Canary.Analysis.Interval.D() && most < m.MinSamples {
-			a := s.Canary.Analysis
+		if sampled && most < m.MinSamples {
 			add(path+".minSamples", "is %d, but a check of %s at step %s gives the canary at most %d %s, so every check would be Inconclusive; lengthen canary.analysis.interval, shorten canary.analysis.step or lower minSamples",
-				m.MinSamples, formatDuration(a.Interval.D()), formatDuration(a.StepOrDefault()), most, how)
+				m.MinSamples, formatDuration(an.Interval.D()), formatDuration(an.StepOrDefault()), most, how)
 		}
 	}
 
