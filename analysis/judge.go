@@ -332,9 +332,6 @@ func num(v float64) string {
 	return fmt.Sprintf("%.4g", v)
 }
 
-// Step is the time between two samples of a check (schemas.Analysis.StepOrDefault).
-func Step(a schemas.Analysis) time.Duration { return a.StepOrDefault() }
-
 // Window is how far back a check looks: its interval, so successive checks judge
 // successive stretches of traffic and failureLimit counts independent evidence.
 func Window(a schemas.Analysis) time.Duration {

@@ -291,24 +291,3 @@ func TestNoNaNInResults(t *testing.T) {
 	_, err := json.Marshal(r)
 	require.NoError(t, err)
 }
-
-func TestStep(t *testing.T) {
-	d := func(s string) schemas.Duration {
-		v, err := time.ParseDuration(s)
-		require.NoError(t, err)
-		return schemas.Duration(v)
-	}
-	for _, tc := range []struct{ interval, step, want string }{
-		{"1m", "", "6s"},
-		{"4s", "", "1s"},
-		{"500ms", "", "500ms"}, // never longer than the interval
-		{"1h", "", "1m"},
-		{"1m", "15s", "15s"},
-	} {
-		a := schemas.Analysis{Interval: d(tc.interval)}
-		if tc.step != "" {
-			a.Step = d(tc.step)
-		}
-		require.Equal(t, d(tc.want).D(), analysis.Step(a), "interval %s step %q", tc.interval, tc.step)
-	}
-}

@@ -30,7 +30,7 @@ type Batch struct {
 // NewPlan computes the plan for a spec when old instances of the previous version serve.
 func NewPlan(spec schemas.Spec, old int) Plan {
 	desired := spec.Target.Instances
-	p := Plan{Strategy: spec.Promote.Strategy, Desired: desired, Old: old, Canary: CanaryCount(spec)}
+	p := Plan{Strategy: spec.Promote.Strategy, Desired: desired, Old: old, Canary: spec.CanaryCount()}
 	remaining := desired - p.Canary
 	newAttached := p.Canary
 	if spec.Promote.Strategy == schemas.StrategyBlueGreen {
@@ -50,9 +50,6 @@ func NewPlan(spec schemas.Spec, old int) Plan {
 	}
 	return p
 }
-
-// CanaryCount is the number of canary instances (schemas.Spec.CanaryCount).
-func CanaryCount(spec schemas.Spec) int { return spec.CanaryCount() }
 
 // BatchSize is the promote batch as a count: "2" or "25%" of the fleet rounded up, at least one.
 func BatchSize(spec schemas.Spec) int {

@@ -235,7 +235,7 @@ func (r *release) bake(ctx workflow.Context) error {
 
 func (r *release) canary(ctx workflow.Context) error {
 	r.setPhase(ctx, PhaseCanary)
-	n := CanaryCount(r.spec)
+	n := r.spec.CanaryCount()
 	ids, err := r.launchHealthy(ctx, "canary", n)
 	if err != nil {
 		return err

@@ -97,7 +97,7 @@ func (a *Analyzer) Analyze(ctx context.Context, req analysis.Request) (analysis.
 		now = a.Now
 	}
 	end := now()
-	window, step := analysis.Window(spec), analysis.Step(spec)
+	window, step := analysis.Window(spec), spec.StepOrDefault()
 	return analysis.Run(ctx, req, func(ctx context.Context, m schemas.Metric) (analysis.Observation, error) {
 		var obs analysis.Observation
 		c, chint, err := a.side(ctx, papi, m, req.Version, req.Canary, end, window, step)

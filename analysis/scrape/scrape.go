@@ -102,7 +102,7 @@ func (a *Analyzer) Analyze(ctx context.Context, req analysis.Request) (analysis.
 		return analysis.Result{}, ErrClosed
 	}
 	spec := req.Spec
-	step, window := analysis.Step(spec), analysis.Window(spec)
+	step, window := spec.StepOrDefault(), analysis.Window(spec)
 
 	// Parse every query for both sides first: a bad query fails the check before any
 	// sampler starts.
