@@ -13,8 +13,6 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/zerodown/zerodown/analysis"
-	"github.com/zerodown/zerodown/analysis/prom"
-	"github.com/zerodown/zerodown/analysis/scrape"
 	"github.com/zerodown/zerodown/fleet"
 	"github.com/zerodown/zerodown/notify"
 	"github.com/zerodown/zerodown/schemas"
@@ -27,9 +25,6 @@ const (
 	ErrTypeHookFailed    = "HookFailed"
 	ErrTypeNotSupported  = "NotSupported"
 )
-
-// DefaultHealthTimeout bounds health waits when the spec sets no target.healthTimeout.
-const DefaultHealthTimeout = 5 * time.Minute
 
 // Activities is registered with the worker; its methods are the release's activities.
 type Activities struct {
@@ -44,16 +39,18 @@ type Activities struct {
 	Notifier notify.Notifier
 }
 
-// New returns Activities serving the given fleets and every analysis provider. The
-// scrape analyzer keeps samplers between checks, so it lives as long as the Activities.
-func New(fleets fleet.Registry) *Activities {
+// New returns Activities serving the given fleets and analyzers (by provider name). The
+// health analyzer reads only the fleet, so it is always there unless analyzers replaces
+// it; the others (scrape, prometheus) do I/O of their own and are built by the worker's
+// assembly (internal/workerapp), which keeps their libraries out of the workflow's imports.
+func New(fleets fleet.Registry, analyzers map[string]analysis.Analyzer) *Activities {
+	all := map[string]analysis.Analyzer{schemas.AnalysisHealth: analysis.Health{}}
+	for name, an := range analyzers {
+		all[name] = an
+	}
 	return &Activities{
-		Fleets: fleets,
-		Analyzers: map[string]analysis.Analyzer{
-			schemas.AnalysisHealth:     analysis.Health{},
-			schemas.AnalysisScrape:     scrape.New(),
-			schemas.AnalysisPrometheus: prom.New(),
-		},
+		Fleets:         fleets,
+		Analyzers:      all,
 		HTTP:           &http.Client{Timeout: 30 * time.Second},
 		HeartbeatEvery: time.Second,
 	}
@@ -147,10 +144,7 @@ func (a *Activities) WaitHealthy(ctx context.Context, in IDsInput) error {
 	if err != nil {
 		return err
 	}
-	timeout := in.Target.HealthTimeout.D()
-	if timeout <= 0 {
-		timeout = DefaultHealthTimeout
-	}
+	timeout := in.Target.HealthTimeoutOrDefault()
 	wctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	err = f.WaitHealthy(a.withHeartbeat(wctx), in.IDs)

@@ -13,6 +13,8 @@ import (
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/zerodown/zerodown/activities"
+	"github.com/zerodown/zerodown/analysis"
+	"github.com/zerodown/zerodown/analysis/scrape"
 	"github.com/zerodown/zerodown/fleet"
 	"github.com/zerodown/zerodown/fleet/memory"
 	"github.com/zerodown/zerodown/schemas"
@@ -24,7 +26,7 @@ func setup(t *testing.T) (*testsuite.TestActivityEnvironment, *memory.Fleet, *ac
 	var s testsuite.WorkflowTestSuite
 	env := s.NewTestActivityEnvironment()
 	f := memory.New()
-	acts := activities.New(fleet.Registry{schemas.ProviderMemory: f.Factory})
+	acts := activities.New(fleet.Registry{schemas.ProviderMemory: f.Factory}, map[string]analysis.Analyzer{schemas.AnalysisScrape: scrape.New()})
 	acts.HeartbeatEvery = 0
 	env.RegisterActivity(acts)
 	return env, f, acts

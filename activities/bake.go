@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/zerodown/zerodown/fleet"
 	"github.com/zerodown/zerodown/schemas"
@@ -13,9 +12,6 @@ import (
 // ErrTypeBakeFailed says the image could not be built; retrying would build the same
 // thing, so the release rolls back instead.
 const ErrTypeBakeFailed = "BakeFailed"
-
-// defaultBakeTimeout bounds a bake whose spec sets no bake.timeout (schemas fills 30m).
-const defaultBakeTimeout = 30 * time.Minute
 
 // BakeInput asks for the image of a version.
 type BakeInput struct {
@@ -40,10 +36,7 @@ func (a *Activities) Bake(ctx context.Context, in BakeInput) (string, error) {
 	if !ok {
 		return "", nonRetryable(ErrTypeNotSupported, fmt.Errorf("bake.method %s needs a provider that bakes images (aws); target.provider %s does not", method, in.Spec.Target.Provider))
 	}
-	timeout := in.Spec.Bake.Timeout.D()
-	if timeout <= 0 {
-		timeout = defaultBakeTimeout
-	}
+	timeout := in.Spec.Bake.TimeoutOrDefault()
 	bctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	image, err := b.Bake(a.withHeartbeat(bctx), fleet.BakeRequest{

@@ -18,14 +18,6 @@ import (
 	"github.com/zerodown/zerodown/schemas"
 )
 
-// The worker serves every analysis provider the spec schema allows.
-func TestEveryAnalysisProviderIsServed(t *testing.T) {
-	acts := activities.New(fleet.Registry{})
-	for _, p := range []string{schemas.AnalysisHealth, schemas.AnalysisScrape, schemas.AnalysisPrometheus} {
-		require.Contains(t, acts.Analyzers, p)
-	}
-}
-
 // Check runs the scrape provider on instances it finds by id, and a query that can
 // never work is a non-retryable configuration error.
 func TestCheckWithTheScrapeProvider(t *testing.T) {

@@ -34,7 +34,7 @@ type NotifyResult struct {
 }
 
 // Notify delivers a release event with the injected notifier. It is safe to retry: the
-// notifier is told the attempt, and never posts a message twice (see notify.Slack).
+// notifier is told the attempt, and never posts a message twice (see slack.Notifier).
 // Failures are returned so that Temporal retries them; one that retrying cannot cure is
 // non-retryable (ErrTypeNotifyFailed), and a rate limit waits as long as Slack asked.
 func (a *Activities) Notify(ctx context.Context, in NotifyInput) (NotifyResult, error) {

@@ -35,7 +35,7 @@ func TestEveryActivitySurvivesARetry(t *testing.T) {
 		Local: &schemas.LocalSpec{Endpoint: d.API, Command: localcloudtest.FakeCommand(fakeBin), HealthPath: "/healthz"}}
 	var s testsuite.WorkflowTestSuite
 	env := s.NewTestActivityEnvironment()
-	acts := activities.New(fleet.Registry{schemas.ProviderLocal: local.Factory})
+	acts := activities.New(fleet.Registry{schemas.ProviderLocal: local.Factory}, nil)
 	acts.HeartbeatEvery = 0
 	env.RegisterActivity(acts)
 	f, err := local.Factory(target)

@@ -1,7 +1,8 @@
 // Package notify tells people what a release is doing. A Notifier turns release events
-// into messages: the Slack notifier keeps one thread per release (a parent message that
-// shows the phase, updated in place, and every event as a reply), the log notifier writes
-// them to a logger. Notifiers know nothing of Temporal; the Notify activity calls them.
+// into messages: the Slack notifier (notify/slack) keeps one thread per release, the log
+// notifier here writes them to a logger. Notifiers know nothing of Temporal; the Notify
+// activity calls them. This package does no I/O of its own beyond the logger, so the
+// workflow can use its types.
 package notify
 
 import (
@@ -9,6 +10,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/zerodown/zerodown/timeline"
 )
 
 // Notifier delivers release events.
@@ -39,49 +42,6 @@ type Result struct {
 	Thread string `json:"thread"`
 }
 
-// Kind is what happened. Most values are the kinds of the release's timeline, so the
-// workflow can forward its events as they are; a kind the notifier does not know is
-// posted as a plain reply with its message.
-type Kind string
-
-// The kinds a notifier renders specially.
-const (
-	// KindStarted opens the release's thread; the changelog goes with it.
-	KindStarted Kind = "started"
-	// KindPhase only refreshes the parent message (phase, batches, traffic): no reply.
-	KindPhase             Kind = "phase"
-	KindCanary            Kind = "canary" // the canary is healthy and takes traffic
-	KindCheckFailed       Kind = "check-failed"
-	KindCheck             Kind = "check" // any other analysis verdict worth telling
-	KindSoakSkipped       Kind = "soak-skipped"
-	KindApprovalRequested Kind = "approval-requested"
-	KindApproved          Kind = "approved"
-	KindApprovalTimeout   Kind = "approval-timeout"
-	KindAborted           Kind = "aborted"
-	KindPaused            Kind = "paused"
-	KindResumed           Kind = "resumed"
-	KindPromoted          Kind = "promoted"
-	KindBatch             Kind = "batch"
-	KindFlip              Kind = "flip"
-	KindHalted            Kind = "halted"
-	KindRollback          Kind = "rollback" // rolling back, and why
-	KindSucceeded         Kind = "Succeeded"
-	KindRolledBack        Kind = "RolledBack"
-	KindFailed            Kind = "Failed"
-)
-
-// Phases as the workflow names them; notify does not import workflows (which imports it
-// through activities), so the names are repeated here for rendering.
-const (
-	phaseSoaking          = "Soaking"
-	phaseAwaitingApproval = "AwaitingApproval"
-	phasePromoting        = "Promoting"
-	phaseRollingBack      = "RollingBack"
-	phaseSucceeded        = "Succeeded"
-	phaseRolledBack       = "RolledBack"
-	phaseFailed           = "Failed"
-)
-
 // Event is one thing that happened to a release, with a snapshot of the release's status
 // so that the parent message can be redrawn from any single event.
 type Event struct {
@@ -94,12 +54,12 @@ type Event struct {
 	// Seq numbers the events of a release, increasing, never reused (across
 	// continue-as-new too). A retried reply with a Seq is not posted twice; 0 turns that
 	// check off.
-	Seq     int       `json:"seq,omitempty"`
-	Kind    Kind      `json:"kind"`
-	Time    time.Time `json:"time"`
-	Phase   string    `json:"phase"` // the phase after the event
-	By      string    `json:"by,omitempty"`
-	Message string    `json:"message,omitempty"`
+	Seq     int                `json:"seq,omitempty"`
+	Kind    timeline.EventKind `json:"kind"`
+	Time    time.Time          `json:"time"`
+	Phase   timeline.Phase     `json:"phase"` // the phase after the event
+	By      string             `json:"by,omitempty"`
+	Message string             `json:"message,omitempty"`
 
 	Service         string    `json:"service"`
 	Environment     string    `json:"environment"`

@@ -334,10 +334,7 @@ func (a Analysis) StepOrDefault() time.Duration {
 	if a.Step > 0 {
 		return a.Step.D()
 	}
-	interval := a.Interval.D()
-	if interval <= 0 {
-		interval = time.Minute
-	}
+	interval := a.IntervalOrDefault()
 	step := min(max(interval/10, time.Second), time.Minute)
 	return min(step, interval)
 }

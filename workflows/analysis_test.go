@@ -38,7 +38,7 @@ func (s *scripted) Analyze(_ context.Context, req analysis.Request) (analysis.Re
 func analysisHarness(t *testing.T, an *scripted) *harness {
 	h := newHarness(t)
 	h.env = newEnv()
-	acts := activities.New(fleet.Registry{schemas.ProviderMemory: h.fleet.Factory})
+	acts := activities.New(fleet.Registry{schemas.ProviderMemory: h.fleet.Factory}, nil)
 	acts.Analyzers[schemas.AnalysisHealth] = an
 	h.env.RegisterWorkflow(workflows.ReleaseWorkflow)
 	h.env.RegisterActivity(acts)

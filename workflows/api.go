@@ -11,6 +11,7 @@ import (
 	"github.com/zerodown/zerodown/analysis"
 	"github.com/zerodown/zerodown/fleet"
 	"github.com/zerodown/zerodown/schemas"
+	"github.com/zerodown/zerodown/timeline"
 )
 
 // TaskQueue is where zerodown workers listen.
@@ -49,28 +50,24 @@ func SearchAttribute(sa *commonpb.SearchAttributes, name string) string {
 	return s
 }
 
-// Phase is where a release is.
-type Phase string
+// Phase is where a release is; the phases are declared in the timeline package, which
+// notify shares, and named here too for the workflow's callers.
+type Phase = timeline.Phase
 
 // The phases, in the order a successful release passes them.
 const (
-	PhasePlanning         Phase = "Planning"
-	PhaseBaking           Phase = "Baking"
-	PhaseCanary           Phase = "Canary"
-	PhaseSoaking          Phase = "Soaking"
-	PhaseAwaitingApproval Phase = "AwaitingApproval"
-	PhasePromoting        Phase = "Promoting"
-	PhaseDraining         Phase = "Draining"
-	PhaseSucceeded        Phase = "Succeeded"
-	PhaseRollingBack      Phase = "RollingBack"
-	PhaseRolledBack       Phase = "RolledBack"
-	PhaseFailed           Phase = "Failed"
+	PhasePlanning         = timeline.PhasePlanning
+	PhaseBaking           = timeline.PhaseBaking
+	PhaseCanary           = timeline.PhaseCanary
+	PhaseSoaking          = timeline.PhaseSoaking
+	PhaseAwaitingApproval = timeline.PhaseAwaitingApproval
+	PhasePromoting        = timeline.PhasePromoting
+	PhaseDraining         = timeline.PhaseDraining
+	PhaseSucceeded        = timeline.PhaseSucceeded
+	PhaseRollingBack      = timeline.PhaseRollingBack
+	PhaseRolledBack       = timeline.PhaseRolledBack
+	PhaseFailed           = timeline.PhaseFailed
 )
-
-// Terminal reports whether the release has ended.
-func (p Phase) Terminal() bool {
-	return p == PhaseSucceeded || p == PhaseRolledBack || p == PhaseFailed
-}
 
 // ReleaseInput starts a release. State is set only when the workflow continues as new.
 type ReleaseInput struct {
@@ -104,13 +101,22 @@ type ActorRequest struct {
 	By string `json:"by"`
 }
 
+// Actor is who sent the request.
+func (r ApproveRequest) Actor() string { return r.By }
+
+// Actor is who sent the request.
+func (r AbortRequest) Actor() string { return r.By }
+
+// Actor is who sent the request.
+func (r ActorRequest) Actor() string { return r.By }
+
 // Event is one line of a release's timeline.
 type Event struct {
-	Time    time.Time `json:"time"`
-	Phase   Phase     `json:"phase"`
-	Kind    string    `json:"kind"`
-	By      string    `json:"by,omitempty"`
-	Message string    `json:"message"`
+	Time    time.Time          `json:"time"`
+	Phase   Phase              `json:"phase"`
+	Kind    timeline.EventKind `json:"kind"`
+	By      string             `json:"by,omitempty"`
+	Message string             `json:"message"`
 }
 
 // PhaseRecord is when a phase began.

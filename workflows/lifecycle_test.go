@@ -43,7 +43,7 @@ func lifecycleHarness(t *testing.T) (*harness, *heldFleet) {
 	held := &heldFleet{Fleet: h.fleet}
 	h.env = newEnv()
 	h.env.RegisterWorkflow(workflows.ReleaseWorkflow)
-	h.env.RegisterActivity(activities.New(fleet.Registry{schemas.ProviderMemory: func(schemas.Target) (fleet.Fleet, error) { return held, nil }}))
+	h.env.RegisterActivity(activities.New(fleet.Registry{schemas.ProviderMemory: func(schemas.Target) (fleet.Fleet, error) { return held, nil }}, nil))
 	return h, held
 }
 

@@ -5,26 +5,14 @@ import (
 	"slices"
 	"time"
 
+	"github.com/zerodown/zerodown/timeline"
+
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/zerodown/zerodown/activities"
 	"github.com/zerodown/zerodown/notify"
 )
-
-// ChangeNotify is the GetVersion change ID of release notifications: releases started by
-// a worker without them replay without them.
-const ChangeNotify = "notify"
-
-// notifyKinds are the timeline events people are told about; the rest stay in the
-// timeline (and the status) only.
-var notifyKinds = []string{
-	string(notify.KindCanary), string(notify.KindCheckFailed), string(notify.KindSoakSkipped),
-	string(notify.KindApprovalRequested), string(notify.KindApproved), string(notify.KindApprovalTimeout),
-	string(notify.KindAborted), string(notify.KindPaused), string(notify.KindResumed), string(notify.KindPromoted),
-	string(notify.KindBatch), string(notify.KindFlip), string(notify.KindHalted), string(notify.KindRollback),
-	string(PhaseSucceeded), string(PhaseRolledBack), string(PhaseFailed),
-}
 
 // notifier sends release events, in order, from one workflow goroutine, so that telling
 // people never blocks or fails the release. Failures are retried, then recorded.
@@ -36,7 +24,7 @@ type notifier struct {
 }
 
 func (r *release) startNotifier(ctx workflow.Context) {
-	r.notes = &notifier{r: r, enabled: workflow.GetVersion(ctx, ChangeNotify, workflow.DefaultVersion, 1) >= 1}
+	r.notes = &notifier{r: r, enabled: r.v.notify}
 	if !r.notes.enabled {
 		return
 	}
@@ -73,7 +61,7 @@ func (n *notifier) loop(ctx workflow.Context) {
 }
 
 // send queues an event; the kind decides whether people hear of it.
-func (n *notifier) send(ctx workflow.Context, kind notify.Kind, by, msg string) {
+func (n *notifier) send(ctx workflow.Context, kind timeline.EventKind, by, msg string) {
 	if n == nil || !n.enabled {
 		return
 	}
@@ -82,12 +70,12 @@ func (n *notifier) send(ctx workflow.Context, kind notify.Kind, by, msg string) 
 	r.st.Notify.Seq++
 	ev := notify.Event{
 		ReleaseID: s.ReleaseID, FirstRunID: r.firstRunID(), Seq: r.st.Notify.Seq, Kind: kind,
-		Time: workflow.Now(ctx), Phase: string(s.Phase), By: by, Message: msg,
+		Time: workflow.Now(ctx), Phase: s.Phase, By: by, Message: msg,
 		Service: s.Service, Environment: s.Environment, Version: s.Version, PreviousVersion: s.PreviousVersion,
 		StartedBy: s.StartedBy, Started: s.Started, Ended: s.Ended, Desired: s.Desired,
 		Batch: s.Batch, Batches: s.Batches, Traffic: s.Traffic, Paused: s.Paused, Error: s.Error,
 	}
-	if kind == notify.KindStarted {
+	if kind == timeline.KindStarted {
 		ev.Changelog = r.in.Changelog
 	}
 	if p := s.PendingApproval; p != nil {
@@ -97,10 +85,10 @@ func (n *notifier) send(ctx workflow.Context, kind notify.Kind, by, msg string) 
 	n.queue = append(n.queue, ev)
 }
 
-// onEvent tells people of timeline events that matter.
-func (n *notifier) onEvent(ctx workflow.Context, kind, by, msg string) {
-	if slices.Contains(notifyKinds, kind) {
-		n.send(ctx, notify.Kind(kind), by, msg)
+// onEvent tells people of the timeline events whose kind says they are told.
+func (n *notifier) onEvent(ctx workflow.Context, kind timeline.EventKind, by, msg string) {
+	if kind.Told() {
+		n.send(ctx, kind, by, msg)
 	}
 }
 

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zerodown/zerodown/timeline"
+
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/client"
 
@@ -22,7 +24,7 @@ import (
 type recorder struct {
 	mu     sync.Mutex
 	got    []notify.Request
-	failOn notify.Kind
+	failOn timeline.EventKind
 }
 
 func (r *recorder) Notify(_ context.Context, req notify.Request) (notify.Result, error) {
@@ -35,12 +37,12 @@ func (r *recorder) Notify(_ context.Context, req notify.Request) (notify.Result,
 	return notify.Result{Thread: "slack:C1:1700000000.000100"}, nil
 }
 
-func (r *recorder) kinds() []notify.Kind {
+func (r *recorder) kinds() []timeline.EventKind {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	var out []notify.Kind
+	var out []timeline.EventKind
 	for _, req := range r.got {
-		if req.Event.Kind != notify.KindPhase {
+		if req.Event.Kind != timeline.KindPhase {
 			out = append(out, req.Event.Kind)
 		}
 	}
@@ -50,7 +52,7 @@ func (r *recorder) kinds() []notify.Kind {
 func notifyHarness(t *testing.T, rec *recorder) *harness {
 	h := newHarness(t)
 	h.env = newEnv()
-	acts := activities.New(fleet.Registry{schemas.ProviderMemory: h.fleet.Factory})
+	acts := activities.New(fleet.Registry{schemas.ProviderMemory: h.fleet.Factory}, nil)
 	acts.Notifier = rec
 	h.env.RegisterWorkflow(workflows.ReleaseWorkflow)
 	h.env.RegisterActivity(acts)
@@ -67,8 +69,8 @@ func TestPeopleAreToldInOrderInOneThread(t *testing.T) {
 	h.env.ExecuteWorkflow(workflows.ReleaseWorkflow, workflows.ReleaseInput{Spec: s, Version: "v2", StartedBy: "ci", Changelog: "- faster boards"})
 	require.NoError(t, h.env.GetWorkflowError())
 
-	require.Equal(t, []notify.Kind{notify.KindStarted, notify.KindCanary, notify.KindApprovalRequested, notify.KindApproved,
-		notify.KindBatch, notify.KindBatch, notify.KindSucceeded}, rec.kinds())
+	require.Equal(t, []timeline.EventKind{timeline.KindStarted, timeline.KindCanary, timeline.KindApprovalRequested, timeline.KindApproved,
+		timeline.KindBatch, timeline.KindBatch, timeline.KindSucceeded}, rec.kinds())
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
 	first := rec.got[0]
@@ -80,18 +82,18 @@ func TestPeopleAreToldInOrderInOneThread(t *testing.T) {
 		require.Equal(t, "slack:C1:1700000000.000100", req.Thread, "every later event replies in the thread")
 		require.Greater(t, req.Event.Seq, seq)
 		seq = req.Event.Seq
-		if req.Event.Kind == notify.KindApprovalRequested {
+		if req.Event.Kind == timeline.KindApprovalRequested {
 			require.NotNil(t, req.Event.Approval)
 			require.Equal(t, "alice, bob", req.Event.Approval.Approvers)
 		}
-		if req.Event.Kind == notify.KindApproved {
+		if req.Event.Kind == timeline.KindApproved {
 			require.Equal(t, "bob", req.Event.By)
 		}
 	}
 }
 
 func TestAFailingNotificationNeverFailsTheRelease(t *testing.T) {
-	rec := &recorder{failOn: notify.KindCanary}
+	rec := &recorder{failOn: timeline.KindCanary}
 	h := notifyHarness(t, rec)
 	s := spec()
 	h.env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: s.ID()})
@@ -101,7 +103,7 @@ func TestAFailingNotificationNeverFailsTheRelease(t *testing.T) {
 	require.NoError(t, h.env.GetWorkflowResult(&st))
 	require.Equal(t, workflows.PhaseSucceeded, st.Phase)
 	require.Contains(t, st.NotifyError, "canary: slack is down")
-	require.Contains(t, rec.kinds(), notify.KindSucceeded, "later events are still sent")
+	require.Contains(t, rec.kinds(), timeline.KindSucceeded, "later events are still sent")
 	h.fleetIs("v2", 4)
 }
 
@@ -113,7 +115,7 @@ func TestPeopleAreToldWhyAReleaseRolledBack(t *testing.T) {
 	h.env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: s.ID()})
 	h.env.ExecuteWorkflow(workflows.ReleaseWorkflow, workflows.ReleaseInput{Spec: s, Version: "v2"})
 	require.Error(t, h.env.GetWorkflowError())
-	require.Equal(t, []notify.Kind{notify.KindStarted, notify.KindCanary, notify.KindAborted, notify.KindRollback, notify.KindRolledBack}, rec.kinds())
+	require.Equal(t, []timeline.EventKind{timeline.KindStarted, timeline.KindCanary, timeline.KindAborted, timeline.KindRollback, timeline.KindRolledBack}, rec.kinds())
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
 	last := rec.got[len(rec.got)-1].Event

@@ -24,6 +24,7 @@ import (
 	"github.com/zerodown/zerodown/fleet"
 	"github.com/zerodown/zerodown/fleet/memory"
 	"github.com/zerodown/zerodown/schemas"
+	"github.com/zerodown/zerodown/timeline"
 	"github.com/zerodown/zerodown/workflows"
 )
 
@@ -40,7 +41,7 @@ func newHarness(t *testing.T) *harness {
 	env := newEnv()
 	f := memory.New()
 	f.Seed("v1", 4)
-	acts := activities.New(fleet.Registry{schemas.ProviderMemory: f.Factory})
+	acts := activities.New(fleet.Registry{schemas.ProviderMemory: f.Factory}, nil)
 	env.RegisterWorkflowWithOptions(workflows.ReleaseWorkflow, workflow.RegisterOptions{Name: workflows.ReleaseWorkflowName})
 	env.RegisterActivity(acts)
 	return &harness{t: t, env: env, fleet: f}
@@ -140,7 +141,7 @@ func phases(st workflows.Status) []workflows.Phase {
 	return out
 }
 
-func hasEvent(st workflows.Status, kind, by string) bool {
+func hasEvent(st workflows.Status, kind timeline.EventKind, by string) bool {
 	for _, e := range st.Timeline {
 		if e.Kind == kind && (by == "" || e.By == by) {
 			return true
@@ -469,7 +470,7 @@ func TestContinueAsNewKeepsState(t *testing.T) {
 	// The next run resumes the soak where it was: the same canary, no new launch.
 	h2 := &harness{t: t, env: newEnv(), fleet: h.fleet}
 	h2.env.RegisterWorkflowWithOptions(workflows.ReleaseWorkflow, workflow.RegisterOptions{Name: workflows.ReleaseWorkflowName})
-	h2.env.RegisterActivity(activities.New(fleet.Registry{schemas.ProviderMemory: h.fleet.Factory}))
+	h2.env.RegisterActivity(activities.New(fleet.Registry{schemas.ProviderMemory: h.fleet.Factory}, nil))
 	next.ChecksPerRun = 1000
 	// One check failed, so the soak was not clean: a human reviews before promotion.
 	review := h2.update(workflows.UpdateApprove, workflows.ApproveRequest{By: "oncall"}, 4*time.Hour)

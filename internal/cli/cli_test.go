@@ -12,6 +12,7 @@ import (
 	"github.com/zerodown/zerodown/fleet/memory"
 	"github.com/zerodown/zerodown/internal/cli"
 	"github.com/zerodown/zerodown/schemas"
+	"github.com/zerodown/zerodown/timeline"
 	"github.com/zerodown/zerodown/workflows"
 )
 
@@ -126,7 +127,7 @@ func TestPlanDescribesTheCurrentFleet(t *testing.T) {
 }
 
 func TestOutcomeCodes(t *testing.T) {
-	ev := func(kind string) []workflows.Event { return []workflows.Event{{Kind: kind}} }
+	ev := func(kind timeline.EventKind) []workflows.Event { return []workflows.Event{{Kind: kind}} }
 	for _, tc := range []struct {
 		name string
 		st   workflows.Status

@@ -3,6 +3,7 @@ package cli
 import (
 	"errors"
 
+	"github.com/zerodown/zerodown/timeline"
 	"github.com/zerodown/zerodown/workflows"
 )
 
@@ -61,17 +62,13 @@ func ExitCode(err error) int {
 	return ExitError
 }
 
-// Event kinds that mean a human ended the release. The workflow records "aborted"; "abort"
-// is accepted too so that the exit code never depends on a spelling.
-var abortKinds = map[string]bool{"aborted": true, "abort": true}
-
 // Aborted reports whether a human aborted the release.
 func Aborted(st workflows.Status) bool {
 	if st.AbortedBy != "" {
 		return true
 	}
 	for _, ev := range st.Timeline {
-		if abortKinds[ev.Kind] {
+		if ev.Kind == timeline.KindAborted {
 			return true
 		}
 	}

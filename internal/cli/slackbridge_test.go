@@ -20,7 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/zerodown/zerodown/internal/cli"
-	"github.com/zerodown/zerodown/notify"
+	"github.com/zerodown/zerodown/notify/slack"
 	"github.com/zerodown/zerodown/workflows"
 )
 
@@ -85,7 +85,7 @@ func TestSlackBridgeCommandApproves(t *testing.T) {
 
 	payload, _ := json.Marshal(map[string]any{
 		"type": "block_actions", "user": map[string]any{"id": "U0ALICE"}, "team": map[string]any{"id": "T0TEAM"},
-		"actions": []map[string]any{{"type": "button", "block_id": "b", "action_id": notify.ActionApprove, "value": notify.ActionValue{ReleaseID: "release/board/prod"}.Encode()}},
+		"actions": []map[string]any{{"type": "button", "block_id": "b", "action_id": slack.ActionApprove, "value": slack.ActionValue{ReleaseID: "release/board/prod"}.Encode()}},
 	})
 	body := url.Values{"payload": {string(payload)}}.Encode()
 	post := func(sign bool) int {

@@ -29,7 +29,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
-	"github.com/zerodown/zerodown/notify"
+	slacknotify "github.com/zerodown/zerodown/notify/slack"
 	"github.com/zerodown/zerodown/workflows"
 )
 
@@ -209,13 +209,13 @@ type action struct {
 }
 
 var actions = map[string]action{
-	notify.ActionApprove: {workflows.UpdateApprove, "approve", func(by string) any {
+	slacknotify.ActionApprove: {workflows.UpdateApprove, "approve", func(by string) any {
 		return workflows.ApproveRequest{By: by, Comment: "from Slack"}
 	}},
-	notify.ActionAbort: {workflows.UpdateAbort, "abort", func(by string) any {
+	slacknotify.ActionAbort: {workflows.UpdateAbort, "abort", func(by string) any {
 		return workflows.AbortRequest{By: by, Reason: "aborted from Slack"}
 	}},
-	notify.ActionPromote: {workflows.UpdatePromote, "promote", func(by string) any {
+	slacknotify.ActionPromote: {workflows.UpdatePromote, "promote", func(by string) any {
 		return workflows.ActorRequest{By: by}
 	}},
 }
@@ -254,7 +254,7 @@ func (b *Bridge) click(ctx context.Context, cb *slack.InteractionCallback, act a
 		log.Warn("click by an unmapped Slack user refused")
 		return fmt.Sprintf(":no_entry: Refused: your Slack account (%s) is not mapped to a zerodown identity, so you cannot %s releases from Slack. Ask whoever runs the zerodown Slack bridge to add you to its users.", cb.User.ID, act.verb)
 	}
-	v, err := notify.DecodeActionValue(value)
+	v, err := slacknotify.DecodeActionValue(value)
 	if err != nil {
 		log.Warn("button without a release", "error", err)
 		return ":no_entry: Refused: this button does not name a release."

@@ -21,9 +21,9 @@ import (
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 
-	"github.com/zerodown/zerodown/internal/fakeslack"
 	"github.com/zerodown/zerodown/internal/slackbridge"
-	"github.com/zerodown/zerodown/notify"
+	slacknotify "github.com/zerodown/zerodown/notify/slack"
+	"github.com/zerodown/zerodown/notify/slack/slacktest"
 	"github.com/zerodown/zerodown/workflows"
 )
 
@@ -104,7 +104,7 @@ func (e *env) click(action, user string) click {
 // clicker is told the outcome.
 func TestSignedClickApproves(t *testing.T) {
 	e := newEnv(t, slackbridge.Config{})
-	require.Equal(t, http.StatusOK, do(t, signed(t, e.url, e.click(notify.ActionApprove, "U0ALICE").body(), secret, time.Now())))
+	require.Equal(t, http.StatusOK, do(t, signed(t, e.url, e.click(slacknotify.ActionApprove, "U0ALICE").body(), secret, time.Now())))
 	require.Equal(t, ":white_check_mark: release/board/prod: approved by alice.", ephemeralText(t, e.answers.next(t)))
 
 	sent := e.temporal.updates()
@@ -118,10 +118,10 @@ func TestSignedClickApproves(t *testing.T) {
 	require.Equal(t, client.WorkflowUpdateStageCompleted, u.WaitForStage)
 
 	e.temporal.result = "aborted by alice; rolling back"
-	do(t, signed(t, e.url, e.click(notify.ActionAbort, "U0ALICE").body(), secret, time.Now()))
+	do(t, signed(t, e.url, e.click(slacknotify.ActionAbort, "U0ALICE").body(), secret, time.Now()))
 	require.Contains(t, ephemeralText(t, e.answers.next(t)), "aborted by alice; rolling back")
 	e.temporal.result = "promoted by alice"
-	do(t, signed(t, e.url, e.click(notify.ActionPromote, "U0ALICE").body(), secret, time.Now()))
+	do(t, signed(t, e.url, e.click(slacknotify.ActionPromote, "U0ALICE").body(), secret, time.Now()))
 	require.Contains(t, ephemeralText(t, e.answers.next(t)), "promoted by alice")
 	sent = e.temporal.updates()
 	require.Equal(t, workflows.UpdateAbort, sent[1].UpdateName)
@@ -134,7 +134,7 @@ func TestSignedClickApproves(t *testing.T) {
 // Every signature problem is refused with 401, and nothing reaches Temporal or the clicker.
 func TestSignatureProblemsFailClosed(t *testing.T) {
 	e := newEnv(t, slackbridge.Config{})
-	body := e.click(notify.ActionApprove, "U0ALICE").body()
+	body := e.click(slacknotify.ActionApprove, "U0ALICE").body()
 	now := time.Now()
 	cases := map[string]*http.Request{
 		"wrong secret":              signed(t, e.url, body, "not-the-secret", now),
@@ -142,7 +142,7 @@ func TestSignatureProblemsFailClosed(t *testing.T) {
 		"timestamp from the future": signed(t, e.url, body, secret, now.Add(6*time.Minute)),
 		"body changed after signing": func() *http.Request {
 			r := signed(t, e.url, body, secret, now)
-			other := e.click(notify.ActionAbort, "U0ALICE").body()
+			other := e.click(slacknotify.ActionAbort, "U0ALICE").body()
 			r.Body, r.ContentLength = io.NopCloser(strings.NewReader(other)), int64(len(other))
 			return r
 		}(),
@@ -205,26 +205,26 @@ func TestRefusalsAreEphemeral(t *testing.T) {
 	}
 
 	require.Equal(t, ":no_entry: Refused: your Slack account (U0STRANGER) is not mapped to a zerodown identity, so you cannot approve releases from Slack. Ask whoever runs the zerodown Slack bridge to add you to its users.",
-		send(e.click(notify.ActionApprove, "U0STRANGER")))
-	other := e.click(notify.ActionApprove, "U0ALICE")
+		send(e.click(slacknotify.ActionApprove, "U0STRANGER")))
+	other := e.click(slacknotify.ActionApprove, "U0ALICE")
 	other.team = "T0OTHER"
 	require.Equal(t, ":no_entry: Refused: this zerodown bridge does not serve this Slack workspace.", send(other))
-	noRelease := e.click(notify.ActionApprove, "U0ALICE")
+	noRelease := e.click(slacknotify.ActionApprove, "U0ALICE")
 	noRelease.value = "approve please"
 	require.Equal(t, ":no_entry: Refused: this button does not name a release.", send(noRelease))
 	require.Empty(t, e.temporal.updates(), "none of these reached Temporal")
 
 	// The release's own refusals: its validator's words.
 	e.temporal.err = temporal.NewApplicationError("mallory may not approve release/board/prod: approvers are alice", "")
-	require.Equal(t, ":no_entry: Refused: mallory may not approve release/board/prod: approvers are alice", send(e.click(notify.ActionApprove, "U0MALLORY")))
+	require.Equal(t, ":no_entry: Refused: mallory may not approve release/board/prod: approvers are alice", send(e.click(slacknotify.ActionApprove, "U0MALLORY")))
 	e.temporal.err = temporal.NewApplicationError("bob started release/board/prod and may not approve it too (canary.approval.fourEyes)", "")
-	require.Contains(t, send(e.click(notify.ActionApprove, "U0ALICE")), "may not approve it too (canary.approval.fourEyes)")
+	require.Contains(t, send(e.click(slacknotify.ActionApprove, "U0ALICE")), "may not approve it too (canary.approval.fourEyes)")
 	e.temporal.err = serviceerror.NewNotFound("workflow execution already completed")
-	require.Equal(t, ":no_entry: Refused: release/board/prod has already finished; this button belongs to a release that is over.", send(e.click(notify.ActionAbort, "U0ALICE")))
+	require.Equal(t, ":no_entry: Refused: release/board/prod has already finished; this button belongs to a release that is over.", send(e.click(slacknotify.ActionAbort, "U0ALICE")))
 	e.temporal.err = context.DeadlineExceeded
-	require.Contains(t, send(e.click(notify.ActionAbort, "U0ALICE")), "did not answer within 30s")
+	require.Contains(t, send(e.click(slacknotify.ActionAbort, "U0ALICE")), "did not answer within 30s")
 	e.temporal.err = errors.New("connection refused")
-	require.Equal(t, ":warning: Could not abort release/board/prod: connection refused", send(e.click(notify.ActionAbort, "U0ALICE")))
+	require.Equal(t, ":warning: Could not abort release/board/prod: connection refused", send(e.click(slacknotify.ActionAbort, "U0ALICE")))
 
 	// A button of another app is none of the bridge's business.
 	foreign := e.click("someone_elses_button", "U0ALICE")
@@ -235,14 +235,14 @@ func TestRefusalsAreEphemeral(t *testing.T) {
 
 // Without a usable response URL, the answer goes through chat.postEphemeral, in the thread.
 func TestEphemeralFallback(t *testing.T) {
-	srv := fakeslack.New(t)
-	api := slack.New(fakeslack.Token, slack.OptionAPIURL(srv.APIURL()))
+	srv := slacktest.New(t)
+	api := slack.New(slacktest.Token, slack.OptionAPIURL(srv.APIURL()))
 	e := newEnv(t, slackbridge.Config{Slack: api})
 
-	c := e.click(notify.ActionApprove, "U0STRANGER")
+	c := e.click(slacknotify.ActionApprove, "U0STRANGER")
 	c.responseURL, c.threadTS = "", "1700000000.000001"
 	do(t, signed(t, e.url, c.body(), secret, time.Now()))
-	c = e.click(notify.ActionApprove, "U0ALICE")
+	c = e.click(slacknotify.ActionApprove, "U0ALICE")
 	c.responseURL = "https://evil.example/steal" // signed, but not Slack's: never posted to
 	do(t, signed(t, e.url, c.body(), secret, time.Now()))
 	e.bridge.Close(context.Background())

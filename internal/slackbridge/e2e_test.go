@@ -18,8 +18,9 @@ import (
 	"github.com/zerodown/zerodown/internal/cli"
 	"github.com/zerodown/zerodown/internal/slackbridge"
 	"github.com/zerodown/zerodown/internal/testharness"
-	"github.com/zerodown/zerodown/notify"
+	"github.com/zerodown/zerodown/notify/slack"
 	"github.com/zerodown/zerodown/schemas"
+	"github.com/zerodown/zerodown/timeline"
 	"github.com/zerodown/zerodown/workflows"
 )
 
@@ -102,9 +103,9 @@ func testOneApprover(t *testing.T, w *world) {
 	waitPhase(ctx, t, c, s.ID(), workflows.PhaseAwaitingApproval)
 
 	require.Equal(t, ":no_entry: Refused: mallory may not approve release/board/slack: approvers are alice",
-		press(notify.ActionApprove, "U0MALLORY", run.GetRunID()))
+		press(slack.ActionApprove, "U0MALLORY", run.GetRunID()))
 	require.Equal(t, ":white_check_mark: release/board/slack: approved by alice.",
-		press(notify.ActionApprove, "U0ALICE", run.GetRunID()))
+		press(slack.ActionApprove, "U0ALICE", run.GetRunID()))
 
 	var st workflows.Status
 	require.NoError(t, run.Get(ctx, &st))
@@ -113,7 +114,7 @@ func testOneApprover(t *testing.T, w *world) {
 
 	// The finished release's buttons do nothing any more.
 	require.Equal(t, ":no_entry: Refused: release/board/slack has already finished; this button belongs to a release that is over.",
-		press(notify.ActionApprove, "U0ALICE", run.GetRunID()))
+		press(slack.ActionApprove, "U0ALICE", run.GetRunID()))
 
 	// Nor do they reach the next release of board/slack.
 	s.Canary.Soak = schemas.Duration(time.Hour)
@@ -122,12 +123,12 @@ func testOneApprover(t *testing.T, w *world) {
 	require.NoError(t, err)
 	waitPhase(ctx, t, c, s.ID(), workflows.PhaseSoaking)
 	require.Equal(t, ":no_entry: Refused: release/board/slack has already finished; this button belongs to a release that is over.",
-		press(notify.ActionAbort, "U0ALICE", run.GetRunID()))
+		press(slack.ActionAbort, "U0ALICE", run.GetRunID()))
 	require.Equal(t, workflows.PhaseSoaking, phase(ctx, t, c, s.ID()), "the old button did not abort the new release")
 
 	// Its own Abort button does.
 	require.Equal(t, ":white_check_mark: release/board/slack: aborted by alice; rolling back.",
-		press(notify.ActionAbort, "U0ALICE", next.GetRunID()))
+		press(slack.ActionAbort, "U0ALICE", next.GetRunID()))
 	err = next.Get(ctx, &st)
 	var app *temporal.ApplicationError
 	require.True(t, errors.As(err, &app), "want the release aborted: %v", err)
@@ -172,11 +173,11 @@ func testTwoGates(t *testing.T, w *world) {
 	}
 
 	waitPhase(ctx, t, w.c, s.ID(), workflows.PhaseAwaitingApproval)
-	require.Equal(t, ":no_entry: Refused: bob started release/board/gates and may not approve it too (canary.approval.fourEyes)", press(notify.ActionApprove, "U0BOB"))
-	require.Equal(t, ":no_entry: Refused: mallory may not approve release/board/gates: approvers are alice, group:sre (bob, carol)", press(notify.ActionApprove, "U0MALLORY"))
-	require.Equal(t, ":white_check_mark: release/board/gates: approved by alice (1 of 2).", press(notify.ActionApprove, "U0ALICE"))
-	require.Equal(t, ":no_entry: Refused: alice already approved release/board/gates (1 of 2 approvals)", press(notify.ActionApprove, "U0ALICE"))
-	require.Equal(t, ":white_check_mark: release/board/gates: approved by carol (2 of 2).", press(notify.ActionApprove, "U0CAROL"))
+	require.Equal(t, ":no_entry: Refused: bob started release/board/gates and may not approve it too (canary.approval.fourEyes)", press(slack.ActionApprove, "U0BOB"))
+	require.Equal(t, ":no_entry: Refused: mallory may not approve release/board/gates: approvers are alice, group:sre (bob, carol)", press(slack.ActionApprove, "U0MALLORY"))
+	require.Equal(t, ":white_check_mark: release/board/gates: approved by alice (1 of 2).", press(slack.ActionApprove, "U0ALICE"))
+	require.Equal(t, ":no_entry: Refused: alice already approved release/board/gates (1 of 2 approvals)", press(slack.ActionApprove, "U0ALICE"))
+	require.Equal(t, ":white_check_mark: release/board/gates: approved by carol (2 of 2).", press(slack.ActionApprove, "U0CAROL"))
 
 	// The second gate, before the last batch, asks again from scratch.
 	waitFor(t, "the gate before the last batch", func() bool {
@@ -184,8 +185,8 @@ func testTwoGates(t *testing.T, w *world) {
 		var st workflows.Status
 		return err == nil && v.Get(&st) == nil && st.PendingApproval != nil && st.PendingApproval.Gate == schemas.GateBeforeLastBatch
 	})
-	require.Equal(t, ":white_check_mark: release/board/gates: approved by carol (1 of 2).", press(notify.ActionApprove, "U0CAROL"))
-	require.Equal(t, ":white_check_mark: release/board/gates: approved by alice (2 of 2).", press(notify.ActionApprove, "U0ALICE"))
+	require.Equal(t, ":white_check_mark: release/board/gates: approved by carol (1 of 2).", press(slack.ActionApprove, "U0CAROL"))
+	require.Equal(t, ":white_check_mark: release/board/gates: approved by alice (2 of 2).", press(slack.ActionApprove, "U0ALICE"))
 
 	var st workflows.Status
 	require.NoError(t, run.Get(ctx, &st))
@@ -195,7 +196,7 @@ func testTwoGates(t *testing.T, w *world) {
 	require.Equal(t, map[string]int{"v4": 4}, fs.ByVersion())
 }
 
-func eventTime(st workflows.Status, kind string) time.Time {
+func eventTime(st workflows.Status, kind timeline.EventKind) time.Time {
 	for _, e := range st.Timeline {
 		if e.Kind == kind {
 			return e.Time

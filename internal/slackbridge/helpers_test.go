@@ -19,7 +19,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/zerodown/zerodown/notify"
+	"github.com/zerodown/zerodown/notify/slack"
 )
 
 const secret = "8f742231b10e8888abcd99yyyzzz85a5"
@@ -52,7 +52,7 @@ func (c click) body() string {
 }
 
 func buttonValue(release, firstRun string) string {
-	return notify.ActionValue{ReleaseID: release, FirstRunID: firstRun}.Encode()
+	return slack.ActionValue{ReleaseID: release, FirstRunID: firstRun}.Encode()
 }
 
 // signed builds the request Slack would send, signed with key at time ts.

@@ -5,6 +5,7 @@ import (
 	"os"
 
 	"github.com/zerodown/zerodown/notify"
+	"github.com/zerodown/zerodown/notify/slack"
 )
 
 // SlackBotTokenEnv names the bot token (xoxb-...) of the Slack app that posts release
@@ -15,7 +16,7 @@ const SlackBotTokenEnv = "SLACK_BOT_TOKEN"
 // worker's log, so that a worker without Slack still records what it would have posted.
 func NotifierFromEnv(logger *slog.Logger) notify.Notifier {
 	if token := os.Getenv(SlackBotTokenEnv); token != "" {
-		return notify.NewSlack(token, notify.SlackOptions{Logger: logger})
+		return slack.New(token, slack.Options{Logger: logger})
 	}
 	return notify.NewLog(logger)
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/zerodown/zerodown/internal/workerapp"
 	"github.com/zerodown/zerodown/notify"
+	"github.com/zerodown/zerodown/notify/slack"
 )
 
 func TestNotifierFromEnv(t *testing.T) {
@@ -15,5 +16,5 @@ func TestNotifierFromEnv(t *testing.T) {
 	t.Setenv(workerapp.SlackBotTokenEnv, "")
 	require.IsType(t, &notify.Log{}, workerapp.NotifierFromEnv(logger), "no token: the events go to the log")
 	t.Setenv(workerapp.SlackBotTokenEnv, "xoxb-1")
-	require.IsType(t, &notify.Slack{}, workerapp.NotifierFromEnv(logger))
+	require.IsType(t, &slack.Notifier{}, workerapp.NotifierFromEnv(logger))
 }

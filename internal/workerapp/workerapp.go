@@ -145,7 +145,7 @@ func Run(ctx context.Context, opts Options) error {
 			}
 		},
 	})
-	acts := activities.New(fleets)
+	acts := activities.New(fleets, Analyzers())
 	acts.Notifier = opts.Notifier
 	if acts.Notifier == nil {
 		acts.Notifier = NotifierFromEnv(logger)
@@ -174,7 +174,7 @@ func Run(ctx context.Context, opts Options) error {
 // Register registers the release workflow and its activities on w; exported so that
 // replay tests and other hosts register exactly what the worker does.
 func Register(w worker.Registry, fleets fleet.Registry) {
-	RegisterWith(w, activities.New(fleets))
+	RegisterWith(w, activities.New(fleets, Analyzers()))
 }
 
 // RegisterWith registers the release workflow and the given activities, whose

@@ -1,9 +1,9 @@
-// Package fakeslack is a recording Slack Web API for tests, built on slack-go's slacktest
+// Package slacktest is a recording Slack Web API for tests, built on slack-go's slacktest
 // server. slacktest answers auth and the like but neither keeps what was posted nor
 // implements chat.update, threads, message metadata or history, which the notifier and
 // the Slack bridge rely on; this package adds them with slacktest's own customisation
 // hook, and keeps every message so that tests can look at what people would see.
-package fakeslack
+package slacktest
 
 import (
 	"encoding/json"
@@ -15,7 +15,7 @@ import (
 	"testing"
 
 	"github.com/slack-go/slack"
-	"github.com/slack-go/slack/slacktest"
+	slackgotest "github.com/slack-go/slack/slacktest"
 )
 
 // Token is the bot token the server accepts; any other is invalid_auth.
@@ -36,7 +36,7 @@ type Message struct {
 
 // Server is a running fake Slack.
 type Server struct {
-	*slacktest.Server
+	*slackgotest.Server
 
 	mu        sync.Mutex
 	seq       int
@@ -64,7 +64,7 @@ func New(t testing.TB) *Server {
 		calls:    map[string]int{},
 		faults:   map[string][]fault{},
 	}
-	s.Server = slacktest.NewTestServer(func(c slacktest.Customize) {
+	s.Server = slackgotest.NewTestServer(func(c slackgotest.Customize) {
 		c.Handle("/chat.postMessage", s.postMessage)
 		c.Handle("/chat.update", s.update)
 		c.Handle("/chat.postEphemeral", s.postEphemeral)

@@ -1,4 +1,4 @@
-package notify
+package slack
 
 import (
 	"cmp"
@@ -7,7 +7,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/slack-go/slack"
+	slackapi "github.com/slack-go/slack"
+	"github.com/zerodown/zerodown/notify"
+	"github.com/zerodown/zerodown/timeline"
 )
 
 // Limits of Block Kit that a long message or changelog must stay under.
@@ -24,7 +26,7 @@ const (
 type part struct {
 	id        string
 	text      string // fallback text: notifications, screen readers
-	blocks    []slack.Block
+	blocks    []slackapi.Block
 	broadcast bool // also shown in the channel, for what people must not miss
 }
 
@@ -34,12 +36,12 @@ func escape(s string) string {
 	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
 }
 
-func mrkdwn(s string) *slack.TextBlockObject {
-	return slack.NewTextBlockObject(slack.MarkdownType, clip(s, maxSectionText), false, false)
+func mrkdwn(s string) *slackapi.TextBlockObject {
+	return slackapi.NewTextBlockObject(slackapi.MarkdownType, clip(s, maxSectionText), false, false)
 }
 
-func plain(s string) *slack.TextBlockObject {
-	return slack.NewTextBlockObject(slack.PlainTextType, s, true, false)
+func plain(s string) *slackapi.TextBlockObject {
+	return slackapi.NewTextBlockObject(slackapi.PlainTextType, s, true, false)
 }
 
 // clip cuts s to at most n bytes on a rune boundary, marking the cut.
@@ -61,42 +63,42 @@ func slackDate(t time.Time) string {
 	return fmt.Sprintf("<!date^%d^{date_short_pretty} {time}|%s>", t.Unix(), t.UTC().Format("2006-01-02 15:04 UTC"))
 }
 
-func phaseEmoji(phase string) string {
+func phaseEmoji(phase timeline.Phase) string {
 	switch phase {
-	case phaseSucceeded:
+	case timeline.PhaseSucceeded:
 		return ":white_check_mark:"
-	case phaseRolledBack:
+	case timeline.PhaseRolledBack:
 		return ":leftwards_arrow_with_hook:"
-	case phaseFailed:
+	case timeline.PhaseFailed:
 		return ":x:"
-	case phaseRollingBack:
+	case timeline.PhaseRollingBack:
 		return ":rewind:"
-	case phaseAwaitingApproval:
+	case timeline.PhaseAwaitingApproval:
 		return ":raised_hand:"
-	case phaseSoaking:
+	case timeline.PhaseSoaking:
 		return ":hourglass_flowing_sand:"
-	case phasePromoting:
+	case timeline.PhasePromoting:
 		return ":arrow_double_up:"
 	}
 	return ":gear:"
 }
 
-func terminal(phase string) bool {
-	return phase == phaseSucceeded || phase == phaseRolledBack || phase == phaseFailed
+func terminal(phase timeline.Phase) bool {
+	return phase == timeline.PhaseSucceeded || phase == timeline.PhaseRolledBack || phase == timeline.PhaseFailed
 }
 
-func title(e Event) string {
+func title(e notify.Event) string {
 	return clip(fmt.Sprintf("%s %s to %s", e.Service, e.Version, e.Environment), maxHeaderText)
 }
 
 // parentText is the parent message's fallback text, also what a notification shows.
-func parentText(e Event) string {
+func parentText(e notify.Event) string {
 	return fmt.Sprintf("%s: %s", title(e), e.Phase)
 }
 
 // parentBlocks draws the release's parent message from the event's status snapshot.
-func parentBlocks(e Event) []slack.Block {
-	phase := phaseEmoji(e.Phase) + " " + e.Phase
+func parentBlocks(e notify.Event) []slackapi.Block {
+	phase := phaseEmoji(e.Phase) + " " + string(e.Phase)
 	if e.Paused {
 		phase += " (paused)"
 	}
@@ -104,7 +106,7 @@ func parentBlocks(e Event) []slack.Block {
 	if e.PreviousVersion != "" {
 		versions = escape(e.PreviousVersion) + " → " + versions
 	}
-	fields := []*slack.TextBlockObject{
+	fields := []*slackapi.TextBlockObject{
 		mrkdwn("*Phase*\n" + phase),
 		mrkdwn("*Version*\n" + versions),
 	}
@@ -123,23 +125,23 @@ func parentBlocks(e Event) []slack.Block {
 	if !e.Ended.IsZero() && !e.Started.IsZero() {
 		fields = append(fields, mrkdwn("*Took*\n"+e.Ended.Sub(e.Started).Round(time.Second).String()))
 	}
-	blocks := []slack.Block{
-		slack.NewHeaderBlock(plain(title(e))),
-		slack.NewSectionBlock(nil, fields, nil),
+	blocks := []slackapi.Block{
+		slackapi.NewHeaderBlock(plain(title(e))),
+		slackapi.NewSectionBlock(nil, fields, nil),
 	}
 	if a := e.Approval; a != nil && !terminal(e.Phase) {
-		blocks = append(blocks, slack.NewSectionBlock(mrkdwn(":raised_hand: "+approvalLine(a)), nil, nil))
+		blocks = append(blocks, slackapi.NewSectionBlock(mrkdwn(":raised_hand: "+approvalLine(a)), nil, nil))
 	}
 	if e.Error != "" {
-		blocks = append(blocks, slack.NewSectionBlock(mrkdwn(":warning: "+escape(e.Error)), nil, nil))
+		blocks = append(blocks, slackapi.NewSectionBlock(mrkdwn(":warning: "+escape(e.Error)), nil, nil))
 	}
 	ctx := "`" + escape(e.ReleaseID) + "`"
 	if !e.Time.IsZero() {
 		ctx += " · updated " + slackDate(e.Time)
 	}
-	blocks = append(blocks, slack.NewContextBlock("", mrkdwn(ctx)))
+	blocks = append(blocks, slackapi.NewContextBlock("", mrkdwn(ctx)))
 	if buttons := phaseButtons(e); len(buttons) > 0 {
-		blocks = append(blocks, slack.NewActionBlock("zerodown_release_actions", buttons...))
+		blocks = append(blocks, slackapi.NewActionBlock("zerodown_release_actions", buttons...))
 	}
 	return blocks
 }
@@ -163,7 +165,7 @@ func trafficLabel(traffic map[string]int) string {
 	return strings.Join(parts, " · ")
 }
 
-func approvalLine(a *Approval) string {
+func approvalLine(a *notify.Approval) string {
 	gate := "Waiting for approval"
 	switch a.Gate {
 	case "afterSoak":
@@ -190,76 +192,75 @@ func approvalLine(a *Approval) string {
 
 // phaseButtons are the actions that make sense in the release's phase, so that nobody is
 // offered a button the release would refuse anyway.
-func phaseButtons(e Event) []slack.BlockElement {
+func phaseButtons(e notify.Event) []slackapi.BlockElement {
 	v := ActionValue{ReleaseID: e.ReleaseID, FirstRunID: e.FirstRunID}
 	switch {
-	case terminal(e.Phase), e.Phase == phaseRollingBack:
+	case terminal(e.Phase), e.Phase == timeline.PhaseRollingBack:
 		return nil
-	case e.Phase == phaseAwaitingApproval:
-		return []slack.BlockElement{approveButton(v), abortButton(e, v)}
-	case e.Phase == phaseSoaking:
-		return []slack.BlockElement{promoteButton(v), abortButton(e, v)}
+	case e.Phase == timeline.PhaseAwaitingApproval:
+		return []slackapi.BlockElement{approveButton(v), abortButton(e, v)}
+	case e.Phase == timeline.PhaseSoaking:
+		return []slackapi.BlockElement{promoteButton(v), abortButton(e, v)}
 	}
-	return []slack.BlockElement{abortButton(e, v)}
+	return []slackapi.BlockElement{abortButton(e, v)}
 }
 
-func approveButton(v ActionValue) *slack.ButtonBlockElement {
-	return slack.NewButtonBlockElement(ActionApprove, v.Encode(), plain("Approve")).WithStyle(slack.StylePrimary)
+func approveButton(v ActionValue) *slackapi.ButtonBlockElement {
+	return slackapi.NewButtonBlockElement(ActionApprove, v.Encode(), plain("Approve")).WithStyle(slackapi.StylePrimary)
 }
 
-func promoteButton(v ActionValue) *slack.ButtonBlockElement {
-	return slack.NewButtonBlockElement(ActionPromote, v.Encode(), plain("Promote now"))
+func promoteButton(v ActionValue) *slackapi.ButtonBlockElement {
+	return slackapi.NewButtonBlockElement(ActionPromote, v.Encode(), plain("Promote now"))
 }
 
 // abortButton asks for confirmation: an abort rolls the fleet back and cannot be undone.
-func abortButton(e Event, v ActionValue) *slack.ButtonBlockElement {
-	confirm := slack.NewConfirmationBlockObject(plain("Abort this release?"),
+func abortButton(e notify.Event, v ActionValue) *slackapi.ButtonBlockElement {
+	confirm := slackapi.NewConfirmationBlockObject(plain("Abort this release?"),
 		mrkdwn(fmt.Sprintf("%s goes back to %s on every instance.", escape(e.Environment), escape(cmp.Or(e.PreviousVersion, "the old version")))),
 		plain("Abort and roll back"), plain("Cancel"))
-	return slack.NewButtonBlockElement(ActionAbort, v.Encode(), plain("Abort")).WithStyle(slack.StyleDanger).WithConfirm(confirm)
+	return slackapi.NewButtonBlockElement(ActionAbort, v.Encode(), plain("Abort")).WithStyle(slackapi.StyleDanger).WithConfirm(confirm)
 }
 
-var kindEmoji = map[Kind]string{
-	KindStarted:           ":rocket:",
-	KindCanary:            ":hatching_chick:",
-	KindCheckFailed:       ":warning:",
-	KindCheck:             ":bar_chart:",
-	KindSoakSkipped:       ":fast_forward:",
-	KindApprovalRequested: ":raised_hand:",
-	KindApproved:          ":+1:",
-	KindApprovalTimeout:   ":alarm_clock:",
-	KindAborted:           ":octagonal_sign:",
-	KindPaused:            ":double_vertical_bar:",
-	KindResumed:           ":arrow_forward:",
-	KindPromoted:          ":fast_forward:",
-	KindBatch:             ":arrow_double_up:",
-	KindFlip:              ":twisted_rightwards_arrows:",
-	KindHalted:            ":no_entry:",
-	KindRollback:          ":rewind:",
-	KindSucceeded:         ":white_check_mark:",
-	KindRolledBack:        ":leftwards_arrow_with_hook:",
-	KindFailed:            ":x:",
+var kindEmoji = map[timeline.EventKind]string{
+	timeline.KindStarted:           ":rocket:",
+	timeline.KindCanary:            ":hatching_chick:",
+	timeline.KindCheckFailed:       ":warning:",
+	timeline.KindSoakSkipped:       ":fast_forward:",
+	timeline.KindApprovalRequested: ":raised_hand:",
+	timeline.KindApproved:          ":+1:",
+	timeline.KindApprovalTimeout:   ":alarm_clock:",
+	timeline.KindAborted:           ":octagonal_sign:",
+	timeline.KindPaused:            ":double_vertical_bar:",
+	timeline.KindResumed:           ":arrow_forward:",
+	timeline.KindPromoted:          ":fast_forward:",
+	timeline.KindBatch:             ":arrow_double_up:",
+	timeline.KindFlip:              ":twisted_rightwards_arrows:",
+	timeline.KindHalted:            ":no_entry:",
+	timeline.KindRollback:          ":rewind:",
+	timeline.KindSucceeded:         ":white_check_mark:",
+	timeline.KindRolledBack:        ":leftwards_arrow_with_hook:",
+	timeline.KindFailed:            ":x:",
 }
 
 // broadcastKinds also appear in the channel: a request for a decision, and the outcome.
-var broadcastKinds = map[Kind]bool{
-	KindApprovalRequested: true,
-	KindSucceeded:         true,
-	KindRolledBack:        true,
-	KindFailed:            true,
-	KindHalted:            true,
+var broadcastKinds = map[timeline.EventKind]bool{
+	timeline.KindApprovalRequested: true,
+	timeline.KindSucceeded:         true,
+	timeline.KindRolledBack:        true,
+	timeline.KindFailed:            true,
+	timeline.KindHalted:            true,
 }
 
 // eventText says what happened when the workflow gave no message.
-func eventText(e Event) string {
+func eventText(e notify.Event) string {
 	if e.Message != "" {
 		return e.Message
 	}
 	switch e.Kind {
-	case KindStarted:
+	case timeline.KindStarted:
 		from := cmp.Or(e.PreviousVersion, "(none)")
 		return fmt.Sprintf("release of %s %s to %s started: %s → %s, %d instance(s)", e.Service, e.Version, e.Environment, from, e.Version, e.Desired)
-	case KindSucceeded:
+	case timeline.KindSucceeded:
 		return fmt.Sprintf("released %s to %s in %s", e.Version, e.Environment, e.Ended.Sub(e.Started).Round(time.Second))
 	}
 	return string(e.Kind)
@@ -267,8 +268,8 @@ func eventText(e Event) string {
 
 // replyParts are the thread messages of an event: the event itself, and for the start, the
 // changelog. A phase change only redraws the parent.
-func replyParts(e Event) []part {
-	if e.Kind == KindPhase {
+func replyParts(e notify.Event) []part {
+	if e.Kind == timeline.KindPhase {
 		return nil
 	}
 	emoji := kindEmoji[e.Kind]
@@ -276,23 +277,23 @@ func replyParts(e Event) []part {
 		emoji = ":small_blue_diamond:"
 	}
 	text := eventText(e)
-	blocks := []slack.Block{slack.NewSectionBlock(mrkdwn(emoji+" "+escape(text)), nil, nil)}
+	blocks := []slackapi.Block{slackapi.NewSectionBlock(mrkdwn(emoji+" "+escape(text)), nil, nil)}
 	var ctx []string
 	if e.By != "" {
 		ctx = append(ctx, "by *"+escape(e.By)+"*")
 	}
-	if e.Kind == KindApprovalRequested && e.Approval != nil {
+	if e.Kind == timeline.KindApprovalRequested && e.Approval != nil {
 		ctx = append(ctx, approvalLine(e.Approval))
 	}
 	if len(ctx) > 0 {
-		blocks = append(blocks, slack.NewContextBlock("", mrkdwn(strings.Join(ctx, " · "))))
+		blocks = append(blocks, slackapi.NewContextBlock("", mrkdwn(strings.Join(ctx, " · "))))
 	}
-	if e.Kind == KindApprovalRequested {
+	if e.Kind == timeline.KindApprovalRequested {
 		v := ActionValue{ReleaseID: e.ReleaseID, FirstRunID: e.FirstRunID}
-		blocks = append(blocks, slack.NewActionBlock("zerodown_approval_actions", approveButton(v), abortButton(e, v)))
+		blocks = append(blocks, slackapi.NewActionBlock("zerodown_approval_actions", approveButton(v), abortButton(e, v)))
 	}
 	parts := []part{{id: "event", text: clip(title(e)+": "+text, maxSectionText), blocks: blocks, broadcast: broadcastKinds[e.Kind]}}
-	if e.Kind == KindStarted && strings.TrimSpace(e.Changelog) != "" {
+	if e.Kind == timeline.KindStarted && strings.TrimSpace(e.Changelog) != "" {
 		parts = append(parts, changelogPart(e))
 	}
 	return parts
@@ -300,14 +301,14 @@ func replyParts(e Event) []part {
 
 // changelogPart cuts the changelog into sections at line ends, each under Slack's limit,
 // and the whole under maxChangelog.
-func changelogPart(e Event) part {
+func changelogPart(e notify.Event) part {
 	lines := strings.Split(strings.TrimRight(e.Changelog, "\n"), "\n")
-	blocks := []slack.Block{slack.NewSectionBlock(mrkdwn(":memo: *Changelog* of "+escape(e.Version)), nil, nil)}
+	blocks := []slackapi.Block{slackapi.NewSectionBlock(mrkdwn(":memo: *Changelog* of "+escape(e.Version)), nil, nil)}
 	var cur strings.Builder
 	total, shown := 0, 0
 	flush := func() {
 		if strings.TrimSpace(cur.String()) != "" { // Slack refuses an empty section
-			blocks = append(blocks, slack.NewSectionBlock(mrkdwn(cur.String()), nil, nil))
+			blocks = append(blocks, slackapi.NewSectionBlock(mrkdwn(cur.String()), nil, nil))
 		}
 		cur.Reset()
 	}
@@ -329,7 +330,7 @@ func changelogPart(e Event) part {
 	}
 	flush()
 	if rest := len(lines) - shown; rest > 0 {
-		blocks = append(blocks, slack.NewContextBlock("", mrkdwn(fmt.Sprintf("… and %d more line(s), not shown", rest))))
+		blocks = append(blocks, slackapi.NewContextBlock("", mrkdwn(fmt.Sprintf("… and %d more line(s), not shown", rest))))
 	}
 	return part{id: "changelog", text: clip(title(e)+" changelog:\n"+e.Changelog, 300), blocks: blocks}
 }

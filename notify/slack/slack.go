@@ -1,4 +1,4 @@
-package notify
+package slack
 
 import (
 	"cmp"
@@ -13,7 +13,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/slack-go/slack"
+	slackapi "github.com/slack-go/slack"
+	"github.com/zerodown/zerodown/notify"
 )
 
 // Metadata event types the notifier tags its messages with. Slack keeps a message's
@@ -38,8 +39,8 @@ const (
 // channelIDRE recognises a conversation ID, which needs no lookup.
 var channelIDRE = regexp.MustCompile(`^[CGD][A-Z0-9]{6,}$`)
 
-// SlackOptions configure the Slack notifier.
-type SlackOptions struct {
+// Options configure the Slack notifier.
+type Options struct {
 	// APIURL is the Web API base URL, e.g. a slacktest server's; Slack's when empty.
 	APIURL     string
 	HTTPClient *http.Client
@@ -56,59 +57,59 @@ type SlackOptions struct {
 // looks for a parent with that key in the channel's history (from the release's start)
 // before posting one; on a retried request (Attempt > 1) it reads the thread's replies and
 // skips the parts already posted. Without the history scopes it warns and posts anyway.
-type Slack struct {
-	api    *slack.Client
+type Notifier struct {
+	api    *slackapi.Client
 	logger *slog.Logger
 
 	mu       sync.Mutex
 	channels map[string]string // name without '#' -> ID
 }
 
-// NewSlack returns a Slack notifier posting with the bot token.
-func NewSlack(token string, opts SlackOptions) *Slack {
-	var options []slack.Option
+// New returns a Slack notifier posting with the bot token.
+func New(token string, opts Options) *Notifier {
+	var options []slackapi.Option
 	if opts.APIURL != "" {
-		options = append(options, slack.OptionAPIURL(opts.APIURL))
+		options = append(options, slackapi.OptionAPIURL(opts.APIURL))
 	}
 	if opts.HTTPClient != nil {
-		options = append(options, slack.OptionHTTPClient(opts.HTTPClient))
+		options = append(options, slackapi.OptionHTTPClient(opts.HTTPClient))
 	} else {
-		options = append(options, slack.OptionHTTPClient(&http.Client{Timeout: 20 * time.Second}))
+		options = append(options, slackapi.OptionHTTPClient(&http.Client{Timeout: 20 * time.Second}))
 	}
 	logger := opts.Logger
 	if logger == nil {
 		logger = slog.Default()
 	}
-	return &Slack{api: slack.New(token, options...), logger: logger, channels: map[string]string{}}
+	return &Notifier{api: slackapi.New(token, options...), logger: logger, channels: map[string]string{}}
 }
 
 // Notify posts the event in the release's thread and redraws the parent message.
-func (s *Slack) Notify(ctx context.Context, req Request) (Result, error) {
+func (s *Notifier) Notify(ctx context.Context, req notify.Request) (notify.Result, error) {
 	e := req.Event
 	channel, ts, ok := parseThread(req.Thread)
 	if !ok && req.Channel == "" {
-		return Result{Thread: req.Thread}, nil // the spec asks for no Slack
+		return notify.Result{Thread: req.Thread}, nil // the spec asks for no Slack
 	}
 	fresh := false
 	if !ok {
 		var err error
 		if channel, ts, fresh, err = s.parent(ctx, req.Channel, e); err != nil {
-			return Result{}, err
+			return notify.Result{}, err
 		}
 	}
 	if err := s.replies(ctx, channel, ts, req.Attempt, fresh, e); err != nil {
-		return Result{}, err
+		return notify.Result{}, err
 	}
 	if !fresh { // a parent just posted is already current
 		_, _, _, err := s.api.UpdateMessageContext(ctx, channel, ts,
-			slack.MsgOptionText(parentText(e), false),
-			slack.MsgOptionBlocks(parentBlocks(e)...),
-			slack.MsgOptionMetadata(releaseMeta(e)))
+			slackapi.MsgOptionText(parentText(e), false),
+			slackapi.MsgOptionBlocks(parentBlocks(e)...),
+			slackapi.MsgOptionMetadata(releaseMeta(e)))
 		if err != nil {
-			return Result{}, wrap("update the release message", err)
+			return notify.Result{}, wrap("update the release message", err)
 		}
 	}
-	return Result{Thread: threadPrefix + channel + ":" + ts}, nil
+	return notify.Result{Thread: threadPrefix + channel + ":" + ts}, nil
 }
 
 func parseThread(thread string) (channel, ts string, ok bool) {
@@ -120,23 +121,23 @@ func parseThread(thread string) (channel, ts string, ok bool) {
 	return channel, ts, ok && channel != "" && ts != ""
 }
 
-func releaseMeta(e Event) slack.SlackMetadata {
-	return slack.SlackMetadata{EventType: metaRelease, EventPayload: map[string]any{"key": e.Key(), "release": e.ReleaseID}}
+func releaseMeta(e notify.Event) slackapi.SlackMetadata {
+	return slackapi.SlackMetadata{EventType: metaRelease, EventPayload: map[string]any{"key": e.Key(), "release": e.ReleaseID}}
 }
 
-func eventMeta(e Event, part string) slack.SlackMetadata {
-	return slack.SlackMetadata{EventType: metaEvent, EventPayload: map[string]any{"key": e.Key(), "seq": strconv.Itoa(e.Seq), "part": part}}
+func eventMeta(e notify.Event, part string) slackapi.SlackMetadata {
+	return slackapi.SlackMetadata{EventType: metaEvent, EventPayload: map[string]any{"key": e.Key(), "seq": strconv.Itoa(e.Seq), "part": part}}
 }
 
 // parent finds the release's parent message, or posts it. fresh says it was just posted.
-func (s *Slack) parent(ctx context.Context, channel string, e Event) (id, ts string, fresh bool, err error) {
+func (s *Notifier) parent(ctx context.Context, channel string, e notify.Event) (id, ts string, fresh bool, err error) {
 	if id, err = s.channelID(ctx, channel); err != nil {
 		return "", "", false, err
 	}
 	if id != "" {
 		ts, err = s.findParent(ctx, id, e)
 		switch {
-		case err != nil && IsPermanent(err):
+		case err != nil && notify.IsPermanent(err):
 			s.logger.Warn("cannot read the channel's history: a retried first message may be posted twice (grant channels:history, groups:history)",
 				"channel", channel, "error", err)
 		case err != nil:
@@ -146,9 +147,9 @@ func (s *Slack) parent(ctx context.Context, channel string, e Event) (id, ts str
 		}
 	}
 	id, ts, err = s.api.PostMessageContext(ctx, cmp.Or(id, channel),
-		slack.MsgOptionText(parentText(e), false),
-		slack.MsgOptionBlocks(parentBlocks(e)...),
-		slack.MsgOptionMetadata(releaseMeta(e)))
+		slackapi.MsgOptionText(parentText(e), false),
+		slackapi.MsgOptionBlocks(parentBlocks(e)...),
+		slackapi.MsgOptionMetadata(releaseMeta(e)))
 	if err != nil {
 		return "", "", false, wrap("post the release message in "+channel, err)
 	}
@@ -157,7 +158,7 @@ func (s *Slack) parent(ctx context.Context, channel string, e Event) (id, ts str
 
 // channelID resolves a channel name to its ID, which history lookups need; "" when it
 // cannot (no channels:read), in which case the caller posts by name.
-func (s *Slack) channelID(ctx context.Context, channel string) (string, error) {
+func (s *Notifier) channelID(ctx context.Context, channel string) (string, error) {
 	if channelIDRE.MatchString(channel) {
 		return channel, nil
 	}
@@ -168,12 +169,12 @@ func (s *Slack) channelID(ctx context.Context, channel string) (string, error) {
 	if ok {
 		return id, nil
 	}
-	params := &slack.GetConversationsParameters{ExcludeArchived: true, Limit: 1000, Types: []string{"public_channel", "private_channel"}}
+	params := &slackapi.GetConversationsParameters{ExcludeArchived: true, Limit: 1000, Types: []string{"public_channel", "private_channel"}}
 	for range historyPages {
 		chans, cursor, err := s.api.GetConversationsContext(ctx, params)
 		if err != nil {
 			err = wrap("look up channel "+channel, err)
-			if IsPermanent(err) {
+			if notify.IsPermanent(err) {
 				s.logger.Warn("cannot resolve the channel name: a retried first message may be posted twice (grant channels:read, groups:read, or use the channel ID)",
 					"channel", channel, "error", err)
 				return "", nil
@@ -198,13 +199,13 @@ func (s *Slack) channelID(ctx context.Context, channel string) (string, error) {
 
 // findParent looks for the release's parent in the channel's history since the release
 // started (less a margin for clocks that disagree).
-func (s *Slack) findParent(ctx context.Context, channel string, e Event) (string, error) {
+func (s *Notifier) findParent(ctx context.Context, channel string, e notify.Event) (string, error) {
 	since := time.Now().Add(-7 * 24 * time.Hour)
 	if !e.Started.IsZero() {
 		since = e.Started.Add(-10 * time.Minute)
 	}
 	key := e.Key()
-	params := &slack.GetConversationHistoryParameters{
+	params := &slackapi.GetConversationHistoryParameters{
 		ChannelID: channel, Oldest: fmt.Sprintf("%d.000000", since.Unix()), Limit: pageSize, IncludeAllMetadata: true,
 	}
 	for range historyPages {
@@ -227,7 +228,7 @@ func (s *Slack) findParent(ctx context.Context, channel string, e Event) (string
 
 // replies posts the event's messages in the thread, skipping, on a retry, those an
 // earlier try posted.
-func (s *Slack) replies(ctx context.Context, channel, ts string, attempt int, fresh bool, e Event) error {
+func (s *Notifier) replies(ctx context.Context, channel, ts string, attempt int, fresh bool, e notify.Event) error {
 	parts := replyParts(e)
 	if len(parts) == 0 {
 		return nil
@@ -236,7 +237,7 @@ func (s *Slack) replies(ctx context.Context, channel, ts string, attempt int, fr
 	if attempt > 1 && e.Seq > 0 && !fresh {
 		var err error
 		if done, err = s.posted(ctx, channel, ts, e); err != nil {
-			if !IsPermanent(err) {
+			if !notify.IsPermanent(err) {
 				return err
 			}
 			s.logger.Warn("cannot read the release thread: a retried event may be posted twice", "channel", channel, "error", err)
@@ -246,14 +247,14 @@ func (s *Slack) replies(ctx context.Context, channel, ts string, attempt int, fr
 		if done[p.id] {
 			continue
 		}
-		opts := []slack.MsgOption{
-			slack.MsgOptionText(p.text, false),
-			slack.MsgOptionBlocks(p.blocks...),
-			slack.MsgOptionTS(ts),
-			slack.MsgOptionMetadata(eventMeta(e, p.id)),
+		opts := []slackapi.MsgOption{
+			slackapi.MsgOptionText(p.text, false),
+			slackapi.MsgOptionBlocks(p.blocks...),
+			slackapi.MsgOptionTS(ts),
+			slackapi.MsgOptionMetadata(eventMeta(e, p.id)),
 		}
 		if p.broadcast {
-			opts = append(opts, slack.MsgOptionBroadcast())
+			opts = append(opts, slackapi.MsgOptionBroadcast())
 		}
 		if _, _, err := s.api.PostMessageContext(ctx, channel, opts...); err != nil {
 			return wrap(fmt.Sprintf("post %s (%s) in the release thread", e.Kind, p.id), err)
@@ -263,10 +264,10 @@ func (s *Slack) replies(ctx context.Context, channel, ts string, attempt int, fr
 }
 
 // posted lists the parts of the event already in the thread.
-func (s *Slack) posted(ctx context.Context, channel, ts string, e Event) (map[string]bool, error) {
+func (s *Notifier) posted(ctx context.Context, channel, ts string, e notify.Event) (map[string]bool, error) {
 	done := map[string]bool{}
 	key, seq := e.Key(), strconv.Itoa(e.Seq)
-	params := &slack.GetConversationRepliesParameters{ChannelID: channel, Timestamp: ts, Limit: pageSize, IncludeAllMetadata: true}
+	params := &slackapi.GetConversationRepliesParameters{ChannelID: channel, Timestamp: ts, Limit: pageSize, IncludeAllMetadata: true}
 	for range historyPages {
 		msgs, more, cursor, err := s.api.GetConversationRepliesContext(ctx, params)
 		if err != nil {
@@ -299,13 +300,13 @@ var permanentCodes = map[string]bool{
 }
 
 func wrap(op string, err error) error {
-	var rl *slack.RateLimitedError
+	var rl *slackapi.RateLimitedError
 	if errors.As(err, &rl) {
-		return &Error{Op: op, RetryAfter: rl.RetryAfter, Err: err}
+		return &notify.Error{Op: op, RetryAfter: rl.RetryAfter, Err: err}
 	}
-	var se slack.SlackErrorResponse
+	var se slackapi.SlackErrorResponse
 	if errors.As(err, &se) {
-		return &Error{Op: op, Permanent: permanentCodes[se.Err], Err: err}
+		return &notify.Error{Op: op, Permanent: permanentCodes[se.Err], Err: err}
 	}
-	return &Error{Op: op, Err: err}
+	return &notify.Error{Op: op, Err: err}
 }

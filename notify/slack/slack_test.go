@@ -1,4 +1,4 @@
-package notify_test
+package slack_test
 
 import (
 	"context"
@@ -8,11 +8,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/slack-go/slack"
+	slackapi "github.com/slack-go/slack"
 	"github.com/stretchr/testify/require"
 
-	"github.com/zerodown/zerodown/internal/fakeslack"
 	"github.com/zerodown/zerodown/notify"
+	"github.com/zerodown/zerodown/notify/slack"
+	"github.com/zerodown/zerodown/notify/slack/slacktest"
+	"github.com/zerodown/zerodown/timeline"
 )
 
 const channelID = "C0RELEASES"
@@ -22,13 +24,13 @@ var quiet = slog.New(slog.DiscardHandler)
 
 var t0 = time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
 
-func newSlack(t *testing.T) (*fakeslack.Server, *notify.Slack) {
-	srv := fakeslack.New(t)
-	return srv, notify.NewSlack(fakeslack.Token, notify.SlackOptions{APIURL: srv.APIURL(), Logger: quiet})
+func newSlack(t *testing.T) (*slacktest.Server, *slack.Notifier) {
+	srv := slacktest.New(t)
+	return srv, slack.New(slacktest.Token, slack.Options{APIURL: srv.APIURL(), Logger: quiet})
 }
 
 // release is the running example: board v2 to prod, replacing v1.
-func event(seq int, kind notify.Kind, phase, by, msg string) notify.Event {
+func event(seq int, kind timeline.EventKind, phase timeline.Phase, by, msg string) notify.Event {
 	return notify.Event{
 		ReleaseID: "release/board/prod", FirstRunID: "run-1", Seq: seq, Kind: kind, Time: t0.Add(time.Duration(seq) * time.Minute),
 		Phase: phase, By: by, Message: msg,
@@ -44,22 +46,22 @@ func send(t *testing.T, n notify.Notifier, thread string, e notify.Event) string
 }
 
 // text gathers every piece of text of a message's blocks.
-func text(blocks slack.Blocks) string {
+func text(blocks slackapi.Blocks) string {
 	var out []string
 	for _, b := range blocks.BlockSet {
 		switch b := b.(type) {
-		case *slack.HeaderBlock:
+		case *slackapi.HeaderBlock:
 			out = append(out, b.Text.Text)
-		case *slack.SectionBlock:
+		case *slackapi.SectionBlock:
 			if b.Text != nil {
 				out = append(out, b.Text.Text)
 			}
 			for _, f := range b.Fields {
 				out = append(out, f.Text)
 			}
-		case *slack.ContextBlock:
+		case *slackapi.ContextBlock:
 			for _, e := range b.ContextElements.Elements {
-				if tx, ok := e.(*slack.TextBlockObject); ok {
+				if tx, ok := e.(*slackapi.TextBlockObject); ok {
 					out = append(out, tx.Text)
 				}
 			}
@@ -69,12 +71,12 @@ func text(blocks slack.Blocks) string {
 }
 
 // buttons maps each button's action ID to its value.
-func buttons(blocks slack.Blocks) map[string]string {
+func buttons(blocks slackapi.Blocks) map[string]string {
 	out := map[string]string{}
 	for _, b := range blocks.BlockSet {
-		if a, ok := b.(*slack.ActionBlock); ok {
+		if a, ok := b.(*slackapi.ActionBlock); ok {
 			for _, e := range a.Elements.ElementSet {
-				if btn, ok := e.(*slack.ButtonBlockElement); ok {
+				if btn, ok := e.(*slackapi.ButtonBlockElement); ok {
 					out[btn.ActionID] = btn.Value
 				}
 			}
@@ -88,7 +90,7 @@ func buttons(blocks slack.Blocks) map[string]string {
 func TestReleaseThread(t *testing.T) {
 	srv, n := newSlack(t)
 
-	start := event(1, notify.KindStarted, "Planning", "ci", "")
+	start := event(1, timeline.KindStarted, "Planning", "ci", "")
 	start.Changelog = "- faster boards\n- fix <!channel> ping & co"
 	thread := send(t, n, "", start)
 
@@ -101,7 +103,7 @@ func TestReleaseThread(t *testing.T) {
 	require.Contains(t, text(parent.Blocks), "v1 → v2")
 	require.Equal(t, "zerodown_release", parent.Metadata.EventType)
 	require.Equal(t, "release/board/prod/run-1", parent.Metadata.EventPayload["key"])
-	require.Equal(t, map[string]string{notify.ActionAbort: `{"release":"release/board/prod","firstRunId":"run-1"}`}, buttons(parent.Blocks))
+	require.Equal(t, map[string]string{slack.ActionAbort: `{"release":"release/board/prod","firstRunId":"run-1"}`}, buttons(parent.Blocks))
 
 	replies := srv.Thread(channelID, parent.TS)
 	require.Len(t, replies, 2, "the start, then the changelog")
@@ -114,9 +116,9 @@ func TestReleaseThread(t *testing.T) {
 
 	// Each later event: a reply, and the parent redrawn.
 	steps := []notify.Event{
-		event(2, notify.KindCanary, "Soaking", "", "1 canary instance(s) of v2 healthy and taking traffic"),
-		event(3, notify.KindPhase, "Soaking", "", ""),
-		event(4, notify.KindCheckFailed, "Soaking", "", "check 1/2 failed: error-rate 0.02 > 0.01"),
+		event(2, timeline.KindCanary, "Soaking", "", "1 canary instance(s) of v2 healthy and taking traffic"),
+		event(3, timeline.KindPhase, "Soaking", "", ""),
+		event(4, timeline.KindCheckFailed, "Soaking", "", "check 1/2 failed: error-rate 0.02 > 0.01"),
 	}
 	for _, e := range steps {
 		require.Equal(t, thread, send(t, n, thread, e), "the thread never changes")
@@ -124,35 +126,35 @@ func TestReleaseThread(t *testing.T) {
 	parent = srv.TopLevel(channelID)[0]
 	require.Equal(t, 3, parent.Updates)
 	require.Contains(t, text(parent.Blocks), "Soaking")
-	require.Contains(t, buttons(parent.Blocks), notify.ActionPromote, "while soaking: promote now")
+	require.Contains(t, buttons(parent.Blocks), slack.ActionPromote, "while soaking: promote now")
 	require.Len(t, srv.Thread(channelID, parent.TS), 4, "a phase change redraws the parent only")
 
-	ask := event(5, notify.KindApprovalRequested, "AwaitingApproval", "", "waiting for alice, group:sre to approve")
+	ask := event(5, timeline.KindApprovalRequested, "AwaitingApproval", "", "waiting for alice, group:sre to approve")
 	ask.Approval = &notify.Approval{Gate: "afterSoak", Approvers: "alice, group:sre (bob, carol)", Required: 2, Deadline: t0.Add(24 * time.Hour), OnTimeout: "abort"}
 	send(t, n, thread, ask)
 	replies = srv.Thread(channelID, parent.TS)
 	req := replies[len(replies)-1]
 	require.True(t, req.Broadcast, "an approval request is shown in the channel too")
 	want := `{"release":"release/board/prod","firstRunId":"run-1"}`
-	require.Equal(t, map[string]string{notify.ActionApprove: want, notify.ActionAbort: want}, buttons(req.Blocks))
+	require.Equal(t, map[string]string{slack.ActionApprove: want, slack.ActionAbort: want}, buttons(req.Blocks))
 	require.Contains(t, text(req.Blocks), "0 of 2")
 	parent = srv.TopLevel(channelID)[0]
-	require.Equal(t, map[string]string{notify.ActionApprove: want, notify.ActionAbort: want}, buttons(parent.Blocks))
+	require.Equal(t, map[string]string{slack.ActionApprove: want, slack.ActionAbort: want}, buttons(parent.Blocks))
 	require.Contains(t, text(parent.Blocks), "Approvers: alice, group:sre (bob, carol)")
 
-	ok := event(6, notify.KindApproved, "AwaitingApproval", "alice", "approved: graphs look fine")
+	ok := event(6, timeline.KindApproved, "AwaitingApproval", "alice", "approved: graphs look fine")
 	ok.Approval = &notify.Approval{Gate: "afterSoak", Required: 2, ApprovedBy: []string{"alice"}}
 	send(t, n, thread, ok)
 	require.Contains(t, text(srv.TopLevel(channelID)[0].Blocks), "1 of 2 (approved by alice)")
 
-	batch := event(7, notify.KindBatch, "Promoting", "", "batch 1/3: 1 new instance(s) attached, 2 old still serving")
+	batch := event(7, timeline.KindBatch, "Promoting", "", "batch 1/3: 1 new instance(s) attached, 2 old still serving")
 	batch.Batch, batch.Batches, batch.Traffic = 1, 3, map[string]int{"v1": 50, "v2": 50}
 	send(t, n, thread, batch)
 	parent = srv.TopLevel(channelID)[0]
 	require.Contains(t, text(parent.Blocks), "batch 1 of 3")
 	require.Contains(t, text(parent.Blocks), "v1 50% · v2 50%")
 
-	done := event(8, notify.KindSucceeded, "Succeeded", "", "")
+	done := event(8, timeline.KindSucceeded, "Succeeded", "", "")
 	done.Ended = t0.Add(4*time.Hour + 12*time.Minute)
 	send(t, n, thread, done)
 	parent = srv.TopLevel(channelID)[0]
@@ -169,7 +171,7 @@ func TestReleaseThread(t *testing.T) {
 func TestRetriedParentIsNotPostedTwice(t *testing.T) {
 	srv, n := newSlack(t)
 	srv.LoseAnswer("chat.postMessage")
-	start := event(1, notify.KindStarted, "Planning", "ci", "")
+	start := event(1, timeline.KindStarted, "Planning", "ci", "")
 	start.Changelog = "- one change"
 	req := notify.Request{Channel: "#releases", Attempt: 1, Event: start}
 	_, err := n.Notify(context.Background(), req)
@@ -186,7 +188,7 @@ func TestRetriedParentIsNotPostedTwice(t *testing.T) {
 
 	// A later event that does not know the thread (the first result never reached the
 	// workflow) finds the same parent.
-	res2, err := n.Notify(context.Background(), notify.Request{Channel: "#releases", Attempt: 1, Event: event(2, notify.KindCanary, "Soaking", "", "canary up")})
+	res2, err := n.Notify(context.Background(), notify.Request{Channel: "#releases", Attempt: 1, Event: event(2, timeline.KindCanary, "Soaking", "", "canary up")})
 	require.NoError(t, err)
 	require.Equal(t, res.Thread, res2.Thread)
 	require.Len(t, srv.TopLevel(channelID), 1)
@@ -195,13 +197,13 @@ func TestRetriedParentIsNotPostedTwice(t *testing.T) {
 // A retried event posts only the parts an earlier try did not.
 func TestRetriedRepliesAreNotPostedTwice(t *testing.T) {
 	srv, n := newSlack(t)
-	thread := send(t, n, "", event(1, notify.KindPhase, "Planning", "", ""))
+	thread := send(t, n, "", event(1, timeline.KindPhase, "Planning", "", ""))
 	_, ts, _ := strings.Cut(strings.TrimPrefix(thread, "slack:"), ":")
 
 	// The start is posted, the changelog's answer is lost.
 	srv.LoseAnswer("chat.postMessage")
 	srv.Fail("chat.postMessage", "internal_error")
-	start := event(2, notify.KindStarted, "Planning", "ci", "")
+	start := event(2, timeline.KindStarted, "Planning", "ci", "")
 	start.Changelog = "- one change"
 	req := notify.Request{Channel: "#releases", Thread: thread, Attempt: 1, Event: start}
 	_, err := n.Notify(context.Background(), req)
@@ -219,7 +221,7 @@ func TestRetriedRepliesAreNotPostedTwice(t *testing.T) {
 	require.Equal(t, "changelog", replies[1].Metadata.EventPayload["part"])
 
 	// Without a Seq there is nothing to tell a retry by: that is the caller's choice.
-	noSeq := event(0, notify.KindBatch, "Promoting", "", "batch 1/1")
+	noSeq := event(0, timeline.KindBatch, "Promoting", "", "batch 1/1")
 	srv.LoseAnswer("chat.postMessage")
 	_, err = n.Notify(context.Background(), notify.Request{Channel: "#releases", Thread: thread, Attempt: 1, Event: noSeq})
 	require.Error(t, err)
@@ -231,9 +233,9 @@ func TestRetriedRepliesAreNotPostedTwice(t *testing.T) {
 func TestSlackErrors(t *testing.T) {
 	srv, n := newSlack(t)
 	ctx := context.Background()
-	e := event(1, notify.KindStarted, "Planning", "ci", "")
+	e := event(1, timeline.KindStarted, "Planning", "ci", "")
 
-	bad := notify.NewSlack("xoxb-wrong", notify.SlackOptions{APIURL: srv.APIURL(), Logger: quiet})
+	bad := slack.New("xoxb-wrong", slack.Options{APIURL: srv.APIURL(), Logger: quiet})
 	_, err := bad.Notify(ctx, notify.Request{Channel: channelID, Attempt: 1, Event: e})
 	require.ErrorContains(t, err, "invalid_auth")
 	require.True(t, notify.IsPermanent(err), "a bad token does not get better")
@@ -251,7 +253,7 @@ func TestSlackErrors(t *testing.T) {
 
 	thread := send(t, n, "", e)
 	srv.Fail("chat.update", "message_not_found") // someone deleted the parent
-	_, err = n.Notify(ctx, notify.Request{Channel: channelID, Thread: thread, Attempt: 1, Event: event(2, notify.KindPhase, "Baking", "", "")})
+	_, err = n.Notify(ctx, notify.Request{Channel: channelID, Thread: thread, Attempt: 1, Event: event(2, timeline.KindPhase, "Baking", "", "")})
 	require.True(t, notify.IsPermanent(err))
 }
 
@@ -260,15 +262,15 @@ func TestChannels(t *testing.T) {
 	ctx := context.Background()
 
 	// No channel in the spec: nothing is posted, and no call is made.
-	res, err := n.Notify(ctx, notify.Request{Attempt: 1, Event: event(1, notify.KindStarted, "Planning", "ci", "")})
+	res, err := n.Notify(ctx, notify.Request{Attempt: 1, Event: event(1, timeline.KindStarted, "Planning", "ci", "")})
 	require.NoError(t, err)
 	require.Empty(t, res.Thread)
 	require.Zero(t, srv.Calls("chat.postMessage"))
 
 	// An ID needs no lookup; a name is looked up once.
-	send(t, n, "", event(1, notify.KindStarted, "Planning", "ci", ""))
+	send(t, n, "", event(1, timeline.KindStarted, "Planning", "ci", ""))
 	require.Equal(t, 1, srv.Calls("conversations.list"))
-	e := event(1, notify.KindStarted, "Planning", "ci", "")
+	e := event(1, timeline.KindStarted, "Planning", "ci", "")
 	e.FirstRunID = "run-2"
 	_, err = n.Notify(ctx, notify.Request{Channel: channelID, Attempt: 1, Event: e})
 	require.NoError(t, err)
@@ -278,12 +280,12 @@ func TestChannels(t *testing.T) {
 	// Without channels:read the name cannot be resolved: post by name all the same.
 	srv2, n2 := newSlack(t)
 	srv2.Fail("conversations.list", "missing_scope")
-	send(t, n2, "", event(1, notify.KindStarted, "Planning", "ci", ""))
+	send(t, n2, "", event(1, timeline.KindStarted, "Planning", "ci", ""))
 	require.Len(t, srv2.TopLevel(channelID), 1)
 	require.Zero(t, srv2.Calls("conversations.history"))
 
 	// A log thread (a worker without a token before) starts a Slack thread.
-	thread := send(t, n2, "log:release/board/prod", event(2, notify.KindCanary, "Soaking", "", "up"))
+	thread := send(t, n2, "log:release/board/prod", event(2, timeline.KindCanary, "Soaking", "", "up"))
 	require.True(t, strings.HasPrefix(thread, "slack:"+channelID+":"))
 }
 
@@ -295,13 +297,13 @@ func TestLongChangelogIsCut(t *testing.T) {
 		b.WriteString(strings.Repeat("x", i%50))
 		b.WriteString("\n")
 	}
-	e := event(1, notify.KindStarted, "Planning", "ci", "")
+	e := event(1, timeline.KindStarted, "Planning", "ci", "")
 	e.Changelog = b.String()
 	send(t, n, "", e)
 	parent := srv.TopLevel(channelID)[0]
 	cl := srv.Thread(channelID, parent.TS)[1]
 	for _, blk := range cl.Blocks.BlockSet {
-		if s, ok := blk.(*slack.SectionBlock); ok {
+		if s, ok := blk.(*slackapi.SectionBlock); ok {
 			require.LessOrEqual(t, len(s.Text.Text), 3000, "Slack refuses longer sections")
 		}
 	}
@@ -310,12 +312,12 @@ func TestLongChangelogIsCut(t *testing.T) {
 }
 
 func TestActionValue(t *testing.T) {
-	v := notify.ActionValue{ReleaseID: "release/board/prod", FirstRunID: "abc"}
-	got, err := notify.DecodeActionValue(v.Encode())
+	v := slack.ActionValue{ReleaseID: "release/board/prod", FirstRunID: "abc"}
+	got, err := slack.DecodeActionValue(v.Encode())
 	require.NoError(t, err)
 	require.Equal(t, v, got)
-	_, err = notify.DecodeActionValue("release/board/prod")
+	_, err = slack.DecodeActionValue("release/board/prod")
 	require.Error(t, err)
-	_, err = notify.DecodeActionValue(`{"release":"board/prod"}`)
+	_, err = slack.DecodeActionValue(`{"release":"board/prod"}`)
 	require.Error(t, err)
 }

@@ -1,0 +1,87 @@
+// Package timeline is the vocabulary a release is told in: the phases it passes through
+// and the kinds of events on its timeline. The workflow writes them and notify tells people
+// about them; both import this leaf package, so each word is declared once and a renamed
+// kind cannot silently stop reaching Slack.
+package timeline
+
+// Phase is where a release is.
+type Phase string
+
+// The phases, in the order a successful release passes them.
+const (
+	PhasePlanning         Phase = "Planning"
+	PhaseBaking           Phase = "Baking"
+	PhaseCanary           Phase = "Canary"
+	PhaseSoaking          Phase = "Soaking"
+	PhaseAwaitingApproval Phase = "AwaitingApproval"
+	PhasePromoting        Phase = "Promoting"
+	PhaseDraining         Phase = "Draining"
+	PhaseSucceeded        Phase = "Succeeded"
+	PhaseRollingBack      Phase = "RollingBack"
+	PhaseRolledBack       Phase = "RolledBack"
+	PhaseFailed           Phase = "Failed"
+)
+
+// Terminal reports whether the release has ended.
+func (p Phase) Terminal() bool {
+	return p == PhaseSucceeded || p == PhaseRolledBack || p == PhaseFailed
+}
+
+// EventKind is what happened on a release's timeline.
+type EventKind string
+
+// The kinds of timeline events. Those marked "told" also reach people (Slack); the
+// others stay in the timeline and the status.
+const (
+	KindStarted EventKind = "started" // told: opens the release's thread, with the changelog
+	KindPhase   EventKind = "phase"   // told: only redraws the thread's parent message
+
+	KindPlanned           EventKind = "planned"
+	KindBaked             EventKind = "baked"
+	KindCanary            EventKind = "canary" // told: the canary is healthy and takes traffic
+	KindHook              EventKind = "hook"
+	KindSoakSkipped       EventKind = "soak-skipped" // told
+	KindCheckFailed       EventKind = "check-failed" // told
+	KindCheckInconclusive EventKind = "check-inconclusive"
+	KindAutoPromote       EventKind = "auto-promote"
+	KindPostPromotion     EventKind = "post-promotion"
+	KindBatch             EventKind = "batch" // told
+	KindFlip              EventKind = "flip"  // told
+	KindDrained           EventKind = "drained"
+	KindDrainTimeout      EventKind = "drain-timeout"
+	KindTerminated        EventKind = "terminated"
+	KindRollback          EventKind = "rollback" // told: rolling back, and why
+	KindRelaunched        EventKind = "relaunched"
+	KindHalted            EventKind = "halted" // told
+	KindFleetNotRestored  EventKind = "fleet-not-restored"
+	KindContinueAsNew     EventKind = "continue-as-new"
+	KindRefused           EventKind = "refused"
+	KindApprovalRequested EventKind = "approval-requested" // told
+	KindApproved          EventKind = "approved"           // told
+	KindApprovalTimeout   EventKind = "approval-timeout"   // told
+	KindAborted           EventKind = "aborted"            // told
+	KindPaused            EventKind = "paused"             // told
+	KindResumed           EventKind = "resumed"            // told
+	KindPromoted          EventKind = "promoted"           // told
+
+	// The outcomes are named after the phase the release ends in; all are told.
+	KindSucceeded  = EventKind(PhaseSucceeded)
+	KindRolledBack = EventKind(PhaseRolledBack)
+	KindFailed     = EventKind(PhaseFailed)
+)
+
+// told lists the kinds people hear of; it is only ever looked up, never ranged over.
+var told = map[EventKind]bool{
+	KindStarted: true, KindPhase: true,
+	KindCanary: true, KindSoakSkipped: true, KindCheckFailed: true, KindBatch: true, KindFlip: true,
+	KindRollback: true, KindHalted: true,
+	KindApprovalRequested: true, KindApproved: true, KindApprovalTimeout: true,
+	KindAborted: true, KindPaused: true, KindResumed: true, KindPromoted: true,
+	KindSucceeded: true, KindRolledBack: true, KindFailed: true,
+}
+
+// Told reports whether people are told of events of this kind, beside the timeline.
+func (k EventKind) Told() bool { return told[k] }
+
+// Outcome is the kind of the event that ends a release in phase p.
+func Outcome(p Phase) EventKind { return EventKind(p) }

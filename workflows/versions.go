@@ -1,0 +1,49 @@
+package workflows
+
+import "go.temporal.io/sdk/workflow"
+
+// Every change to workflow code that could affect a release in flight goes behind
+// workflow.GetVersion, so a release started by an older worker replays as it ran. The
+// change IDs live here, each with why it exists, and readVersions asks for them in the
+// order the releases recorded in testdata/histories expect: do not reorder them, and add
+// new ones at the end.
+
+// ChangeNotify is the change ID of release notifications (Slack): releases started by a
+// worker without them replay without them.
+const ChangeNotify = "notify"
+
+// ChangeAnalysisGates is the change ID of the inconclusive and review gates and of the
+// analysis between batches and after the promote.
+const ChangeAnalysisGates = "analysis-gates"
+
+// ChangeFleetLifecycle is the change ID of PrepareFleet and FinishFleet.
+const ChangeFleetLifecycle = "fleet-lifecycle"
+
+// ChangeSoakClock is the change ID of the soak clock that counts intervals as set rather
+// than as measured (found by bench/chaos: a worker outage ate soak checks).
+const ChangeSoakClock = "soak-clock"
+
+// versions says which changes this release runs with.
+type versions struct {
+	// notify: events are queued and sent to people through the Notify activity.
+	notify bool
+	// analysisGates: the inconclusive and review gates, and the analysis between batches
+	// and after the promote.
+	analysisGates bool
+	// lifecycle: the fleet (an Auto Scaling group) is held still while the release runs
+	// and restored on every exit.
+	lifecycle bool
+	// soakByChecks: the soak counts each interval as set, not as measured, so that a
+	// worker outage cannot skip checks.
+	soakByChecks bool
+}
+
+// readVersions records (or, on replay, reads) every change's version, in a fixed order.
+func readVersions(ctx workflow.Context) versions {
+	var v versions
+	v.notify = workflow.GetVersion(ctx, ChangeNotify, workflow.DefaultVersion, 1) >= 1
+	v.analysisGates = workflow.GetVersion(ctx, ChangeAnalysisGates, workflow.DefaultVersion, 1) >= 1
+	v.lifecycle = workflow.GetVersion(ctx, ChangeFleetLifecycle, workflow.DefaultVersion, 1) >= 1
+	v.soakByChecks = workflow.GetVersion(ctx, ChangeSoakClock, workflow.DefaultVersion, 1) >= 1
+	return v
+}
