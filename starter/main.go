@@ -1,5 +1,8 @@
 // Command zerodown is the release CLI that CI and humans use: validate, plan, start,
 // approve, abort, pause, resume, promote, status and list releases.
+//
+// This main only wires signals to the CLI. The commands live in internal/cli; the worker
+// they can run (`zerodown worker`) is assembled in internal/workerapp.
 package main
 
 import (

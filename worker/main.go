@@ -1,5 +1,9 @@
 // Command zerodown-worker runs the zerodown worker: it carries out releases, serves SDK
 // metrics on /metrics and stops gracefully on SIGINT or SIGTERM.
+//
+// This main only wires signals to the CLI. The worker is assembled in internal/workerapp:
+// the Temporal connection, the fleet providers and analyzers it injects into the
+// activities, the notifier, and the registration of workflows and activities.
 package main
 
 import (

@@ -13,8 +13,11 @@ import (
 // ValidateUpdate decodes payload the way the SDK decodes an update's argument and runs
 // the validator of the named update against a release in the given phase. It exists for
 // the fuzz test: validators are where untrusted input (Slack, CLI, temporal CLI) lands.
-func ValidateUpdate(spec schemas.Spec, phase Phase, pending, paused bool, name string, payload []byte) (accepted bool, err error) {
+func ValidateUpdate(spec schemas.Spec, phase Phase, pending, paused, aborted bool, name string, payload []byte) (accepted bool, err error) {
 	r := &release{spec: spec, st: &ReleaseState{Status: Status{ReleaseID: spec.ID(), Phase: phase, Paused: paused, PausedBy: "someone"}}}
+	if aborted {
+		r.abort = &AbortRequest{By: "someone"}
+	}
 	if pending {
 		r.st.Status.PendingApproval = &PendingApproval{Approvers: spec.Canary.Approval.Approvers}
 	}

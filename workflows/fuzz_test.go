@@ -16,24 +16,35 @@ var fuzzPhases = []workflows.Phase{
 
 var fuzzUpdates = []string{workflows.UpdateApprove, workflows.UpdateAbort, workflows.UpdatePause, workflows.UpdateResume, workflows.UpdatePromote}
 
+// abortedBit in the phase byte says the release was aborted already (kept in the same byte
+// so that the recorded corpus stays valid).
+const abortedBit = 0x80
+
 // FuzzUpdatePayload sends arbitrary payloads to every update's validator in every phase.
 // Nothing may panic; a refusal always says why; nothing is accepted once the release has
-// ended or while it rolls back; and only a listed approver ever approves.
+// ended, while it rolls back or after an abort; and only a listed approver ever approves.
 func FuzzUpdatePayload(f *testing.F) {
 	for _, p := range []string{
 		`{"by":"alice"}`, `{"by":"alice","comment":"ok"}`, `{"by":""}`, `{"by":"mallory"}`, `{}`, `null`, `[]`, `"alice"`,
 		`{"by":123}`, `{"by":"alice","reason":"` + strings.Repeat("x", 300) + `"}`, `{"by":"\u0000"}`, `{`, ``,
 	} {
 		for i := range fuzzUpdates {
-			f.Add(uint8(i), uint8(2), true, false, []byte(p))
+			// Every phase, with and without a pending gate, and once after an abort: the
+			// refusals at the end must be seen by the plain test run, not only by fuzzing.
+			for ph := range fuzzPhases {
+				f.Add(uint8(i), uint8(ph), true, false, []byte(p))
+				f.Add(uint8(i), uint8(ph), false, true, []byte(p))
+				f.Add(uint8(i), uint8(ph)|abortedBit, true, false, []byte(p))
+			}
 		}
 	}
 	s := spec()
 	s.Canary.Approval = schemas.Approval{Required: true, Approvers: []string{"alice", "bob"}}
 	f.Fuzz(func(t *testing.T, update, phase uint8, pending, paused bool, payload []byte) {
 		name := fuzzUpdates[int(update)%len(fuzzUpdates)]
-		ph := fuzzPhases[int(phase)%len(fuzzPhases)]
-		ok, err := workflows.ValidateUpdate(s, ph, pending, paused, name, payload)
+		ph := fuzzPhases[int(phase&^abortedBit)%len(fuzzPhases)]
+		aborted := phase&abortedBit != 0
+		ok, err := workflows.ValidateUpdate(s, ph, pending, paused, aborted, name, payload)
 		if workflows.IsUndecodable(err) {
 			return // the SDK refuses it before the workflow sees it
 		}
@@ -43,8 +54,8 @@ func FuzzUpdatePayload(f *testing.F) {
 		if !ok && (err == nil || strings.TrimSpace(err.Error()) == "") {
 			t.Fatalf("%s in %s refused without a reason", name, ph)
 		}
-		if ok && (ph.Terminal() || ph == workflows.PhaseRollingBack) {
-			t.Fatalf("%s accepted in %s with %q", name, ph, payload)
+		if ok && (ph.Terminal() || ph == workflows.PhaseRollingBack || aborted) {
+			t.Fatalf("%s accepted in %s (aborted %v) with %q", name, ph, aborted, payload)
 		}
 		// Names match regardless of case (Slack and SSO spell them either way).
 		named := strings.ToLower(string(payload))

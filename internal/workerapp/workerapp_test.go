@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"testing"
 	"time"
@@ -79,9 +80,16 @@ func TestRunFailsFastWhenTemporalIsUnreachable(t *testing.T) {
 	require.Equal(t, "127.0.0.1:1", ce.Address)
 }
 
+// A metrics port that another process holds fails the start, before the worker connects
+// to Temporal (which here would fail too, with another message).
 func TestRunRefusesTakenMetricsPort(t *testing.T) {
-	err := workerapp.Run(context.Background(), workerapp.Options{MetricsAddress: "256.0.0.1:1"})
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = taken.Close() })
+	t.Setenv("TEMPORAL_ADDRESS", "127.0.0.1:1") // nothing listens on port 1
+	err = workerapp.Run(context.Background(), workerapp.Options{MetricsAddress: taken.Addr().String()})
 	require.ErrorContains(t, err, "metrics listener")
+	require.ErrorContains(t, err, "address already in use")
 }
 
 func writeFile(path, text string) error { return os.WriteFile(path, []byte(text), 0o644) }
