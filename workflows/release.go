@@ -71,6 +71,13 @@ func ReleaseWorkflow(ctx workflow.Context, in ReleaseInput) (Status, error) {
 		r.st.Status.Run++
 	}
 	r.v = readVersions(ctx)
+	if r.v.validateInput && in.State == nil {
+		spec, err := checkedSpec(in, r.st.Status.ReleaseID)
+		if err != nil {
+			return r.refuse(ctx, err)
+		}
+		r.spec = spec
+	}
 	r.startNotifier(ctx)
 	if err := r.registerHandlers(ctx); err != nil {
 		return Status{}, err
@@ -112,6 +119,13 @@ func ReleaseWorkflow(ctx workflow.Context, in ReleaseInput) (Status, error) {
 		kind = ErrTypeAborted
 	}
 	return r.st.Status, temporal.NewNonRetryableApplicationError(reason, kind, nil, r.st.Status)
+}
+
+// refuse ends a release whose input is invalid before anything was changed: Failed, with
+// the reason in the status and the error, and no retry.
+func (r *release) refuse(ctx workflow.Context, err error) (Status, error) {
+	r.finish(ctx, PhaseFailed, err.Error())
+	return r.st.Status, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeInvalidInput, nil, r.st.Status)
 }
 
 func (r *release) reasonFor(err error) string {

@@ -425,9 +425,10 @@ func TestPromoteSkipsSoak(t *testing.T) {
 	h := newHarness(t)
 	s := spec()
 	s.Canary.Soak = schemas.Duration(4 * time.Hour)
-	s.Canary.Approval.Approvers = []string{"alice"}
+	s.Canary.Approval = schemas.Approval{Required: true, Approvers: []string{"alice"}}
 	bad := h.update(workflows.UpdatePromote, workflows.ActorRequest{By: "eve"}, 5*time.Minute)
 	ok := h.update(workflows.UpdatePromote, workflows.ActorRequest{By: "alice"}, 10*time.Minute)
+	h.update(workflows.UpdateApprove, workflows.ApproveRequest{By: "alice"}, 15*time.Minute)
 	st, err := h.run(s)
 	require.NoError(t, err)
 	require.ErrorContains(t, bad.rejected, "eve may not promote")
@@ -465,6 +466,7 @@ func TestContinueAsNewKeepsState(t *testing.T) {
 	h.env.RegisterDelayedCallback(func() { h.fleet.SetUnhealthy("v2", true) }, 10*time.Minute+30*time.Second)
 	h.env.RegisterDelayedCallback(func() { h.fleet.SetUnhealthy("v2", false) }, 11*time.Minute+30*time.Second)
 	in := workflows.ReleaseInput{Spec: s, Version: "v2", StartedBy: "ci", ChecksPerRun: 50}
+	h.env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: s.ID()})
 	h.env.ExecuteWorkflow(workflows.ReleaseWorkflowName, in)
 	err := h.env.GetWorkflowError()
 	var can *workflow.ContinueAsNewError
@@ -586,4 +588,43 @@ func TestFourEyesRefusesTheStarter(t *testing.T) {
 	require.NoError(t, h.env.GetWorkflowError())
 	require.EqualError(t, self.rejected, "alice started release/board/prod and may not approve it too (canary.approval.fourEyes)")
 	require.NoError(t, other.rejected)
+}
+
+// A release checks its own input: a spec that never went through `zerodown validate`
+// (started with the plain temporal CLI, or by a script) fails at once, naming the
+// field, and changes nothing.
+func TestInvalidInputFailsBeforeAnythingChanges(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		edit  func(*schemas.Spec, *workflows.ReleaseInput)
+		field string
+	}{
+		{"batch", func(s *schemas.Spec, _ *workflows.ReleaseInput) { s.Promote.Batch = "lots" }, "promote.batch"},
+		{"canary bigger than the fleet", func(s *schemas.Spec, _ *workflows.ReleaseInput) { s.Canary.Instances = 9 }, "canary.instances"},
+		{"no version", func(_ *schemas.Spec, in *workflows.ReleaseInput) { in.Version = " " }, "version: required"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t)
+			seeded := h.fleet.Launches()
+			s := spec()
+			in := workflows.ReleaseInput{Version: "v2", StartedBy: "ci"}
+			tc.edit(&s, &in)
+			in.Spec = s
+			h.env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: s.ID()})
+			h.env.ExecuteWorkflow(workflows.ReleaseWorkflowName, in)
+			err := h.env.GetWorkflowError()
+			require.Error(t, err)
+			require.Equal(t, workflows.ErrTypeInvalidInput, errType(err))
+			require.ErrorContains(t, err, tc.field)
+			require.Equal(t, seeded, h.fleet.Launches(), "nothing launched")
+			h.fleetIs("v1", 4)
+		})
+	}
+	// The workflow ID is the lock that keeps two releases off one fleet: it must match.
+	h := newHarness(t)
+	seeded := h.fleet.Launches()
+	h.env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: "release/board/prod-2"})
+	h.env.ExecuteWorkflow(workflows.ReleaseWorkflowName, workflows.ReleaseInput{Spec: spec(), Version: "v2"})
+	require.ErrorContains(t, h.env.GetWorkflowError(), `workflow ID "release/board/prod-2" does not match the spec`)
+	require.Equal(t, seeded, h.fleet.Launches())
 }

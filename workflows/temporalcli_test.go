@@ -3,11 +3,13 @@ package workflows_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"os/exec"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/zerodown/zerodown/fleet"
 	"github.com/zerodown/zerodown/fleet/memory"
@@ -64,4 +66,43 @@ func TestPlainTemporalCLI(t *testing.T) {
 	var st workflows.Status
 	require.NoError(t, run.Get(ctx, &st))
 	require.Equal(t, workflows.PhaseSucceeded, st.Phase)
+}
+
+// A release started with the plain `temporal` CLI skips `zerodown validate`, so the
+// workflow checks the spec itself: it fails at once, naming the field, and launches
+// nothing.
+func TestPlainTemporalCLIStartWithAnInvalidSpec(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs the Temporal dev server")
+	}
+	srv := testharness.StartServer(t)
+	f := memory.New()
+	f.Seed("v1", 4)
+	seeded := f.Launches()
+	testharness.StartWorker(t, srv.Client, fleet.Registry{schemas.ProviderMemory: f.Factory})
+	exe, err := testharness.TemporalCLI()
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+
+	s := integrationSpec()
+	s.Promote.Batch = "half of them"
+	input, err := json.Marshal(workflows.ReleaseInput{Spec: s, Version: "v2", StartedBy: "mallory"})
+	require.NoError(t, err)
+	out, err := exec.CommandContext(ctx, exe, "workflow", "start", "--address", srv.Address,
+		"--type", workflows.ReleaseWorkflowName, "--task-queue", workflows.TaskQueue,
+		"--workflow-id", s.ID(), "--input", string(input)).CombinedOutput()
+	require.NoError(t, err, "%s", out)
+
+	var st workflows.Status
+	err = srv.Client.GetWorkflow(ctx, s.ID(), "").Get(ctx, &st)
+	require.Error(t, err)
+	require.ErrorContains(t, err, "promote.batch")
+	var app *temporal.ApplicationError
+	require.True(t, errors.As(err, &app), "%v", err)
+	require.Equal(t, workflows.ErrTypeInvalidInput, app.Type())
+	require.True(t, app.NonRetryable(), "an invalid spec is not retried")
+	require.NoError(t, app.Details(&st))
+	require.Equal(t, workflows.PhaseFailed, st.Phase)
+	require.Equal(t, seeded, f.Launches(), "nothing launched")
 }

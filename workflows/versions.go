@@ -23,6 +23,10 @@ const ChangeFleetLifecycle = "fleet-lifecycle"
 // than as measured (found by bench/chaos: a worker outage ate soak checks).
 const ChangeSoakClock = "soak-clock"
 
+// ChangeValidateInput is the change ID of the release checking its own input (the spec,
+// the version) before it changes anything: releases started before it run unchecked.
+const ChangeValidateInput = "validate-input"
+
 // versions says which changes this release runs with.
 type versions struct {
 	// notify: events are queued and sent to people through the Notify activity.
@@ -36,6 +40,8 @@ type versions struct {
 	// soakByChecks: the soak counts each interval as set, not as measured, so that a
 	// worker outage cannot skip checks.
 	soakByChecks bool
+	// validateInput: the release checks its input before it changes anything.
+	validateInput bool
 }
 
 // readVersions records (or, on replay, reads) every change's version, in a fixed order.
@@ -45,5 +51,6 @@ func readVersions(ctx workflow.Context) versions {
 	v.analysisGates = workflow.GetVersion(ctx, ChangeAnalysisGates, workflow.DefaultVersion, 1) >= 1
 	v.lifecycle = workflow.GetVersion(ctx, ChangeFleetLifecycle, workflow.DefaultVersion, 1) >= 1
 	v.soakByChecks = workflow.GetVersion(ctx, ChangeSoakClock, workflow.DefaultVersion, 1) >= 1
+	v.validateInput = workflow.GetVersion(ctx, ChangeValidateInput, workflow.DefaultVersion, 1) >= 1
 	return v
 }
