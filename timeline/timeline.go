@@ -16,10 +16,13 @@ const (
 	PhaseAwaitingApproval Phase = "AwaitingApproval"
 	PhasePromoting        Phase = "Promoting"
 	PhaseDraining         Phase = "Draining"
-	PhaseSucceeded        Phase = "Succeeded"
-	PhaseRollingBack      Phase = "RollingBack"
-	PhaseRolledBack       Phase = "RolledBack"
-	PhaseFailed           Phase = "Failed"
+	// PhaseHeld: a release of a change has promoted and keeps its old instances, detached
+	// but alive, until the change finalizes it (drain them) or rolls it back (attach them).
+	PhaseHeld        Phase = "Held"
+	PhaseSucceeded   Phase = "Succeeded"
+	PhaseRollingBack Phase = "RollingBack"
+	PhaseRolledBack  Phase = "RolledBack"
+	PhaseFailed      Phase = "Failed"
 )
 
 // Terminal reports whether the release has ended.
@@ -63,6 +66,9 @@ const (
 	KindPaused            EventKind = "paused"             // told
 	KindResumed           EventKind = "resumed"            // told
 	KindPromoted          EventKind = "promoted"           // told
+	KindHeld              EventKind = "held"               // told: waiting for the change
+	KindFinalized         EventKind = "finalized"
+	KindInvalidInput      EventKind = "invalid-input"
 
 	// The outcomes are named after the phase the release ends in; all are told.
 	KindSucceeded  = EventKind(PhaseSucceeded)
@@ -76,7 +82,7 @@ var told = map[EventKind]bool{
 	KindCanary: true, KindSoakSkipped: true, KindCheckFailed: true, KindBatch: true, KindFlip: true,
 	KindRollback: true, KindHalted: true,
 	KindApprovalRequested: true, KindApproved: true, KindApprovalTimeout: true,
-	KindAborted: true, KindPaused: true, KindResumed: true, KindPromoted: true,
+	KindAborted: true, KindPaused: true, KindResumed: true, KindPromoted: true, KindHeld: true,
 	KindSucceeded: true, KindRolledBack: true, KindFailed: true,
 }
 

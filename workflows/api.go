@@ -25,7 +25,9 @@ const (
 	UpdatePause         = "pause"
 	UpdateResume        = "resume"
 	UpdatePromote       = "promote"
-	QueryStatus         = "status"
+	// UpdateFinalize tells a held release (one step of a change) to drain its old fleet.
+	UpdateFinalize = "finalize"
+	QueryStatus    = "status"
 )
 
 // Search attribute names; register them on the namespace before starting releases.
@@ -34,7 +36,14 @@ const (
 	SAEnvironment = "ZerodownEnvironment"
 	SAVersion     = "ZerodownVersion"
 	SAPhase       = "ZerodownPhase"
+	// SAChange names the change a release belongs to (and is set on the change itself),
+	// so the Temporal UI lists a change with its releases.
+	SAChange = "ZerodownChange"
 )
+
+// SearchAttributes lists every search attribute above, all Keyword, for registering them
+// on a namespace.
+var SearchAttributes = []string{SAService, SAEnvironment, SAVersion, SAPhase, SAChange}
 
 // SearchAttribute decodes one of the Keyword search attributes above from a
 // visibility record; "" when it is missing or not a string.
@@ -63,6 +72,7 @@ const (
 	PhaseAwaitingApproval = timeline.PhaseAwaitingApproval
 	PhasePromoting        = timeline.PhasePromoting
 	PhaseDraining         = timeline.PhaseDraining
+	PhaseHeld             = timeline.PhaseHeld
 	PhaseSucceeded        = timeline.PhaseSucceeded
 	PhaseRollingBack      = timeline.PhaseRollingBack
 	PhaseRolledBack       = timeline.PhaseRolledBack
@@ -79,6 +89,30 @@ type ReleaseInput struct {
 	// keeping each run's history small; 0 means DefaultChecksPerRun.
 	ChecksPerRun int           `json:"checksPerRun,omitempty"`
 	State        *ReleaseState `json:"state,omitempty"`
+	// Hold, set by a change, keeps the old fleet after the promote until the change says.
+	Hold *Hold `json:"hold,omitempty"`
+}
+
+// Hold makes a release one step of a change: after the promote it keeps its old
+// instances detached but alive and waits for the change to finalize it (drain and
+// terminate them) or roll it back (an abort: they are attached again at once).
+type Hold struct {
+	ChangeID string `json:"changeId"`
+	Step     string `json:"step"`
+	// Timeout bounds the wait: past it the release rolls back by itself, so a change that
+	// is gone cannot leave the fleet half-released.
+	Timeout time.Duration `json:"timeout"`
+}
+
+// SignalReleaseHeld is the signal a held release sends its change.
+const SignalReleaseHeld = "release-held"
+
+// ReleaseHeld is what a held release tells its change.
+type ReleaseHeld struct {
+	Step            string `json:"step"`
+	ReleaseID       string `json:"releaseId"`
+	Version         string `json:"version"`
+	PreviousVersion string `json:"previousVersion,omitempty"`
 }
 
 // DefaultChecksPerRun keeps one run of a long soak near 3,000 history events.

@@ -69,6 +69,9 @@ func (r *release) registerHandlers(ctx workflow.Context) error {
 		func() (receiver, error) {
 			return register(ctx, r, message[ActorRequest]{UpdatePromote, r.validatePromote, r.onPromote})
 		},
+		func() (receiver, error) {
+			return register(ctx, r, message[ActorRequest]{UpdateFinalize, r.validateFinalize, r.onFinalize})
+		},
 	} {
 		recv, err := add()
 		if err != nil {

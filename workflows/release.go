@@ -179,6 +179,9 @@ func (r *release) run(ctx workflow.Context) error {
 	if err := r.postPromotion(ctx); err != nil {
 		return err
 	}
+	if err := r.hold(ctx); err != nil {
+		return err
+	}
 	return r.drain(ctx)
 }
 

@@ -17,6 +17,7 @@ type ReleaseState struct {
 	Notify       NotifyState   `json:"notify"`
 	Prepared     bool          `json:"prepared,omitempty"` // PrepareFleet ran: FinishFleet must too
 	Inconclusive int           `json:"inconclusive"`
+	FinalizeBy   string        `json:"finalizeBy,omitempty"` // the change that finalized a held release
 }
 
 // NotifyState is where a release's notifications stand: the thread to reply in, the last

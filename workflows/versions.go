@@ -27,6 +27,9 @@ const ChangeSoakClock = "soak-clock"
 // the version) before it changes anything: releases started before it run unchecked.
 const ChangeValidateInput = "validate-input"
 
+// ChangeHeldRelease is the change ID of the held mode a change starts its releases in.
+const ChangeHeldRelease = "held-release"
+
 // versions says which changes this release runs with.
 type versions struct {
 	// notify: events are queued and sent to people through the Notify activity.
@@ -42,6 +45,8 @@ type versions struct {
 	soakByChecks bool
 	// validateInput: the release checks its input before it changes anything.
 	validateInput bool
+	// held: a release of a change holds its old fleet until the change decides.
+	held bool
 }
 
 // readVersions records (or, on replay, reads) every change's version, in a fixed order.
@@ -52,5 +57,6 @@ func readVersions(ctx workflow.Context) versions {
 	v.lifecycle = workflow.GetVersion(ctx, ChangeFleetLifecycle, workflow.DefaultVersion, 1) >= 1
 	v.soakByChecks = workflow.GetVersion(ctx, ChangeSoakClock, workflow.DefaultVersion, 1) >= 1
 	v.validateInput = workflow.GetVersion(ctx, ChangeValidateInput, workflow.DefaultVersion, 1) >= 1
+	v.held = workflow.GetVersion(ctx, ChangeHeldRelease, workflow.DefaultVersion, 1) >= 1
 	return v
 }

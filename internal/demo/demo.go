@@ -314,7 +314,7 @@ func (w *World) startTemporal(ctx context.Context) error {
 		w.temporal = fmt.Sprintf("127.0.0.1:%d", w.opts.TemporalPort)
 		args := []string{"server", "start-dev", "--ip", "127.0.0.1", "--port", fmt.Sprint(w.opts.TemporalPort),
 			"--ui-port", fmt.Sprint(w.opts.UIPort), "--log-level", "error"}
-		for _, sa := range []string{workflows.SAService, workflows.SAEnvironment, workflows.SAVersion, workflows.SAPhase} {
+		for _, sa := range workflows.SearchAttributes {
 			args = append(args, "--search-attribute", sa+"=Keyword")
 		}
 		if w.opts.TemporalDB != "" {

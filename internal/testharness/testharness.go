@@ -40,7 +40,7 @@ const startTimeout = 2 * time.Minute
 
 // SearchAttributes are zerodown's search attributes, all Keyword, as the dev server
 // registers them and as a production namespace must.
-var SearchAttributes = []string{workflows.SAService, workflows.SAEnvironment, workflows.SAVersion, workflows.SAPhase}
+var SearchAttributes = workflows.SearchAttributes
 
 // TemporalCLI finds the Temporal CLI: $TEMPORAL_CLI, then PATH, then $(go env GOPATH)/bin.
 func TemporalCLI() (string, error) {
