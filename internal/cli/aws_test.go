@@ -8,15 +8,15 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/zerodown/zerodown/internal/awsfake"
+	"github.com/zerodown/zerodown/fleet/aws/awstest"
 	"github.com/zerodown/zerodown/internal/cli"
 )
 
 // `zerodown plan` on an aws spec describes the fleet through the worker's own aws
 // provider (the standard credential chain, here from the environment) and prints the
-// API calls the release would make. awsfake stands in for AWS, which cannot run here.
+// API calls the release would make. awstest stands in for AWS, which cannot run here.
 func TestPlanPrintsTheAWSCalls(t *testing.T) {
-	cloud := awsfake.New()
+	cloud := awstest.New()
 	url := cloud.Start(t)
 	tg := "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/board-prod/6d0ecf831eec9f09"
 	cloud.AddTargetGroup(tg)

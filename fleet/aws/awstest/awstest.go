@@ -1,4 +1,4 @@
-// Package awsfake stands in for AWS, which cannot run here (no account, no network): an
+// Package awstest stands in for AWS, which cannot run here (no account, no network): an
 // HTTP server that answers the EC2, Elastic Load Balancing v2 and Auto Scaling query
 // protocols — form-encoded Action=... requests, XML responses and errors as AWS writes
 // them — for the operations zerodown calls. Tests point the real SDK at it, so request
@@ -12,7 +12,7 @@
 // are idempotent as EC2's are. An Auto Scaling group launches and terminates instances
 // on its own unless its processes are suspended, so a release that forgot to hold it
 // back is caught. Whatever it is not told, it refuses with the error AWS would give.
-package awsfake
+package awstest
 
 import (
 	"fmt"
