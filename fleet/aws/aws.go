@@ -15,9 +15,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -247,22 +247,24 @@ func ClientToken(key string) string {
 // NotManagedError refuses to act on instances whose tags do not show that zerodown
 // launched them for this fleet. It is a configuration error: no retry can fix it.
 type NotManagedError struct {
+	// Action is what was refused: "terminate" (the default) or "detach".
+	Action               string
 	Service, Environment string
 	// Why maps each refused instance to what its tags say.
 	Why map[string]string
 }
 
 func (e *NotManagedError) Error() string {
-	ids := make([]string, 0, len(e.Why))
-	for id := range e.Why {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
+	ids := slices.Sorted(maps.Keys(e.Why))
 	parts := make([]string, len(ids))
 	for i, id := range ids {
 		parts[i] = id + " (" + e.Why[id] + ")"
 	}
-	return fmt.Sprintf("refusing to terminate %s: their tags do not show zerodown launched them for %s/%s", strings.Join(parts, ", "), e.Service, e.Environment)
+	action := e.Action
+	if action == "" {
+		action = "terminate"
+	}
+	return fmt.Sprintf("refusing to %s %s: their tags do not show zerodown launched them for %s/%s; nothing was done", action, listed(parts), e.Service, e.Environment)
 }
 
 // Is makes the refusal non-retryable wherever fleet.ErrInvalidConfig is.
