@@ -26,6 +26,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	elb "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
 	"github.com/aws/smithy-go/middleware"
 
@@ -126,6 +127,8 @@ type clients struct {
 	ec2 EC2API
 	elb ELBAPI
 	asg AutoScalingAPI
+	// sts only says whose the credentials are (Identity); the fleet never calls it.
+	sts *sts.Client
 }
 
 // NewProvider returns a provider with the given options.
@@ -201,7 +204,7 @@ func (p *Provider) clientsFor(region, endpoint string) (*clients, error) {
 		cfg.BaseEndpoint = sdkaws.String(endpoint)
 	}
 	cfg.APIOptions = append(cfg.APIOptions, p.opts.APIOptions...)
-	c := &clients{ec2: ec2.NewFromConfig(cfg), elb: elb.NewFromConfig(cfg), asg: autoscaling.NewFromConfig(cfg)}
+	c := &clients{ec2: ec2.NewFromConfig(cfg), elb: elb.NewFromConfig(cfg), asg: autoscaling.NewFromConfig(cfg), sts: sts.NewFromConfig(cfg)}
 	p.clients[key] = c
 	return c, nil
 }

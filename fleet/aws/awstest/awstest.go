@@ -38,6 +38,14 @@ const (
 	versionEC2         = "2016-11-15"
 	versionELB         = "2015-12-01"
 	versionAutoScaling = "2011-01-01"
+	versionSTS         = "2011-06-15"
+)
+
+// Account is the fake's AWS account, and CallerARN who every caller is
+// (sts:GetCallerIdentity), whatever credentials it signs with.
+const (
+	Account   = "123456789012"
+	CallerARN = "arn:aws:iam::" + Account + ":user/zerodown-test"
 )
 
 // Cloud is the fake's state and its HTTP handler.
@@ -261,6 +269,8 @@ func (c *Cloud) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		service = "elasticloadbalancing"
 	case versionAutoScaling:
 		service = "autoscaling"
+	case versionSTS:
+		service = "sts"
 	default:
 		http.Error(w, "unknown API version "+version, http.StatusBadRequest)
 		return
@@ -282,6 +292,8 @@ func (c *Cloud) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			body, aerr = c.ec2(action, q, form)
 		case "elasticloadbalancing":
 			body, aerr = c.elb(action, q)
+		case "sts":
+			body, aerr = callerIdentity(action)
 		default:
 			body, aerr = c.autoscaling(action, q)
 		}
@@ -326,8 +338,19 @@ func namespace(service string) string {
 		return "http://ec2.amazonaws.com/doc/" + versionEC2 + "/"
 	case "elasticloadbalancing":
 		return "http://elasticloadbalancing.amazonaws.com/doc/" + versionELB + "/"
+	case "sts":
+		return "https://sts.amazonaws.com/doc/" + versionSTS + "/"
 	}
 	return "http://autoscaling.amazonaws.com/doc/" + versionAutoScaling + "/"
+}
+
+// callerIdentity answers sts:GetCallerIdentity, which AWS answers for any valid
+// credentials, without any permission.
+func callerIdentity(action string) (*X, *apiError) {
+	if action != "GetCallerIdentity" {
+		return nil, &apiError{status: http.StatusBadRequest, code: "InvalidAction", message: "The action " + action + " is not valid for this web service (the fake does not serve it)."}
+	}
+	return E("", T("Arn", CallerARN), T("UserId", "AIDAZERODOWNTEST00000"), T("Account", Account)), nil
 }
 
 // steps returns the configured transition length.
