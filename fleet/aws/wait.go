@@ -30,7 +30,7 @@ const maxBackoffFactor = 8
 type TransientError struct {
 	// Call is the service and operation, as "EC2 DescribeInstanceStatus".
 	Call string
-	// Cause is "throttled by", "server error from" or "no answer from".
+	// Cause is "throttled by", "server error (HTTP 503) from" or "no answer from".
 	Cause string
 	Err   error
 }
@@ -54,8 +54,10 @@ var retryables = retry.IsErrorRetryables(retry.DefaultRetryables)
 var accessCodes = map[string]bool{"UnauthorizedOperation": true, "AuthFailure": true, "AccessDenied": true, "AccessDeniedException": true}
 
 // asTransient returns err as a TransientError when a later call may succeed, else nil.
+// The caller has checked that its context has not ended: a deadline here is one call's
+// (an HTTP timeout), worth another try.
 func asTransient(err error) *TransientError {
-	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+	if err == nil {
 		return nil
 	}
 	var te *TransientError

@@ -112,3 +112,18 @@ func TestWaitHealthyFailsAtOnceOnImpairedStatusChecks(t *testing.T) {
 	require.ErrorContains(t, err, "instances failed their EC2 status checks: "+out[1].ID+" (instance check impaired, system check impaired)")
 	require.NotErrorIs(t, err, context.DeadlineExceeded)
 }
+
+// Credentials the IAM policy does not allow are a configuration error at once: waiting
+// would not change the policy.
+func TestAWaitDeniedByIAMFailsAtOnceAsAConfigurationError(t *testing.T) {
+	w := newWorld(t)
+	f := w.fleet(t)
+	out, err := f.Launch(ctxT(t), fleet.LaunchRequest{Key: key, Version: "v2", Image: "ami-0000000000000v2a", Count: 1})
+	require.NoError(t, err)
+	w.cloud.Fail("ec2:DescribeInstanceStatus", "UnauthorizedOperation", "You are not authorized to perform this operation.")
+
+	err = f.WaitHealthy(ctxT(t), ids(out))
+	require.ErrorIs(t, err, fleet.ErrInvalidConfig)
+	require.ErrorContains(t, err, "the worker's credentials may not make this call")
+	require.NotErrorIs(t, err, context.DeadlineExceeded)
+}
