@@ -154,7 +154,7 @@ func (a *Activities) WaitHealthy(ctx context.Context, in IDsInput) error {
 	case ctx.Err() != nil:
 		return err // cancelled, or the activity timed out: Temporal decides
 	case wctx.Err() != nil:
-		return nonRetryable(ErrTypeUnhealthy, fmt.Errorf("instances %v not healthy after %s (target.healthTimeout)", in.IDs, timeout))
+		return nonRetryable(ErrTypeUnhealthy, fmt.Errorf("instances %v not healthy after %s (target.healthTimeout): %w", in.IDs, timeout, err))
 	case errors.Is(err, fleet.ErrInvalidConfig):
 		return classify(err)
 	default:

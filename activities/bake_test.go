@@ -13,16 +13,16 @@ import (
 
 	"github.com/zerodown/zerodown/activities"
 	awsfleet "github.com/zerodown/zerodown/fleet/aws"
-	"github.com/zerodown/zerodown/internal/awsfake"
+	"github.com/zerodown/zerodown/fleet/aws/awstest"
 	"github.com/zerodown/zerodown/schemas"
 )
 
 const lt = "lt-0123456789abcdef0"
 
-// awsSetup serves the aws provider over awsfake, which stands in for AWS (it cannot run
+// awsSetup serves the aws provider over awstest, which stands in for AWS (it cannot run
 // here), next to the memory fleet.
-func awsSetup(t *testing.T) (*testsuite.TestActivityEnvironment, *awsfake.Cloud, *activities.Activities, schemas.Spec) {
-	cloud := awsfake.New()
+func awsSetup(t *testing.T) (*testsuite.TestActivityEnvironment, *awstest.Cloud, *activities.Activities, schemas.Spec) {
+	cloud := awstest.New()
 	url := cloud.Start(t)
 	cloud.AddLaunchTemplate(lt, "board-web", "ami-0ba5e00000000000a")
 	tg := "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/board/0123456789abcdef"

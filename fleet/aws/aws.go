@@ -15,9 +15,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -26,6 +26,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	elb "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
 	"github.com/aws/smithy-go/middleware"
 
@@ -126,6 +127,8 @@ type clients struct {
 	ec2 EC2API
 	elb ELBAPI
 	asg AutoScalingAPI
+	// sts only says whose the credentials are (Identity); the fleet never calls it.
+	sts *sts.Client
 }
 
 // NewProvider returns a provider with the given options.
@@ -201,7 +204,7 @@ func (p *Provider) clientsFor(region, endpoint string) (*clients, error) {
 		cfg.BaseEndpoint = sdkaws.String(endpoint)
 	}
 	cfg.APIOptions = append(cfg.APIOptions, p.opts.APIOptions...)
-	c := &clients{ec2: ec2.NewFromConfig(cfg), elb: elb.NewFromConfig(cfg), asg: autoscaling.NewFromConfig(cfg)}
+	c := &clients{ec2: ec2.NewFromConfig(cfg), elb: elb.NewFromConfig(cfg), asg: autoscaling.NewFromConfig(cfg), sts: sts.NewFromConfig(cfg)}
 	p.clients[key] = c
 	return c, nil
 }
@@ -247,22 +250,24 @@ func ClientToken(key string) string {
 // NotManagedError refuses to act on instances whose tags do not show that zerodown
 // launched them for this fleet. It is a configuration error: no retry can fix it.
 type NotManagedError struct {
+	// Action is what was refused: "terminate" (the default) or "detach".
+	Action               string
 	Service, Environment string
 	// Why maps each refused instance to what its tags say.
 	Why map[string]string
 }
 
 func (e *NotManagedError) Error() string {
-	ids := make([]string, 0, len(e.Why))
-	for id := range e.Why {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
+	ids := slices.Sorted(maps.Keys(e.Why))
 	parts := make([]string, len(ids))
 	for i, id := range ids {
 		parts[i] = id + " (" + e.Why[id] + ")"
 	}
-	return fmt.Sprintf("refusing to terminate %s: their tags do not show zerodown launched them for %s/%s", strings.Join(parts, ", "), e.Service, e.Environment)
+	action := e.Action
+	if action == "" {
+		action = "terminate"
+	}
+	return fmt.Sprintf("refusing to %s %s: their tags do not show zerodown launched them for %s/%s; nothing was done", action, listed(parts), e.Service, e.Environment)
 }
 
 // Is makes the refusal non-retryable wherever fleet.ErrInvalidConfig is.

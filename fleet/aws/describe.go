@@ -97,8 +97,14 @@ func (f *Fleet) look(ctx context.Context) (*view, error) {
 			running = append(running, sdkaws.ToString(in.InstanceId))
 		}
 	}
-	if v.status, err = f.instanceStatus(ctx, running); err != nil {
+	checks, err := f.statusChecks(ctx, running)
+	if err != nil {
 		return nil, err
+	}
+	for id, s := range checks {
+		if s.InstanceStatus != nil {
+			v.status[id] = string(s.InstanceStatus.Status)
+		}
 	}
 	for _, tg := range f.targetGroups() {
 		if v.health[tg], err = f.targetHealth(ctx, tg); err != nil {
@@ -216,7 +222,8 @@ func tagOf(tags []ec2types.Tag, key string) string {
 	return ""
 }
 
-// describeInstances follows every page of a filtered DescribeInstances.
+// describeInstances follows every page of a filtered DescribeInstances, and refuses
+// an answer holding an instance the filters exclude (see UnexpectedAnswerError).
 func (f *Fleet) describeInstances(ctx context.Context, filters []ec2types.Filter) ([]ec2types.Instance, error) {
 	var out []ec2types.Instance
 	p := ec2.NewDescribeInstancesPaginator(f.ec2, &ec2.DescribeInstancesInput{Filters: filters, MaxResults: sdkaws.Int32(100)})
@@ -229,15 +236,18 @@ func (f *Fleet) describeInstances(ctx context.Context, filters []ec2types.Filter
 			out = append(out, r.Instances...)
 		}
 	}
+	if err := checkInstances(filters, out); err != nil {
+		return nil, err
+	}
 	return out, nil
 }
 
-// instancesByID describes the given instances in the given states. It filters by ID
-// rather than naming them, so an instance that no longer exists is simply absent
-// instead of failing the whole call.
+// instancesByID describes the given instances in the given states, maxIDsPerCall at a
+// time. It filters by ID rather than naming them, so an instance that no longer exists
+// is simply absent instead of failing the whole call.
 func (f *Fleet) instancesByID(ctx context.Context, ids []string, states []string) ([]ec2types.Instance, error) {
 	var out []ec2types.Instance
-	for _, c := range chunks(ids, 200) { // at most 200 values per filter
+	for _, c := range chunks(ids, maxIDsPerCall) {
 		filters := []ec2types.Filter{{Name: sdkaws.String("instance-id"), Values: c}}
 		if len(states) > 0 {
 			filters = append(filters, ec2types.Filter{Name: sdkaws.String("instance-state-name"), Values: states})
@@ -251,23 +261,39 @@ func (f *Fleet) instancesByID(ctx context.Context, ids []string, states []string
 	return out, nil
 }
 
-func (f *Fleet) instanceStatus(ctx context.Context, ids []string) (map[string]string, error) {
-	out := map[string]string{}
-	for _, c := range chunks(ids, 100) { // at most 100 IDs per call
-		res, err := f.ec2.DescribeInstanceStatus(ctx, &ec2.DescribeInstanceStatusInput{InstanceIds: c})
-		if err != nil {
-			if apiCode(err) == "InvalidInstanceID.NotFound" {
-				continue // terminated meanwhile: it has no status
-			}
-			return nil, fmt.Errorf("describe instance status: %w", err)
-		}
-		for _, s := range res.InstanceStatuses {
-			if s.InstanceStatus != nil {
-				out[sdkaws.ToString(s.InstanceId)] = string(s.InstanceStatus.Status)
-			}
+// statusChecks returns the EC2 status checks of the given running instances,
+// maxIDsPerCall at a time (DescribeInstanceStatus takes at most 100 IDs).
+func (f *Fleet) statusChecks(ctx context.Context, ids []string) (map[string]ec2types.InstanceStatus, error) {
+	out := map[string]ec2types.InstanceStatus{}
+	for _, c := range chunks(ids, maxIDsPerCall) {
+		if err := f.statusChunk(ctx, c, out); err != nil {
+			return nil, err
 		}
 	}
 	return out, nil
+}
+
+// statusChunk asks for the status of at most maxIDsPerCall instances, refusing an
+// answer about instances it did not ask for.
+func (f *Fleet) statusChunk(ctx context.Context, ids []string, out map[string]ec2types.InstanceStatus) error {
+	res, err := f.ec2.DescribeInstanceStatus(ctx, &ec2.DescribeInstanceStatusInput{InstanceIds: ids})
+	if err != nil {
+		if apiCode(err) == "InvalidInstanceID.NotFound" {
+			return nil // one of them terminated meanwhile, or not yet visible: no status this time
+		}
+		return fmt.Errorf("describe instance status: %w", err)
+	}
+	got := make([]string, 0, len(res.InstanceStatuses))
+	for _, s := range res.InstanceStatuses {
+		got = append(got, sdkaws.ToString(s.InstanceId))
+	}
+	if err := checkIDs("EC2 DescribeInstanceStatus", ids, got); err != nil {
+		return err
+	}
+	for _, s := range res.InstanceStatuses {
+		out[sdkaws.ToString(s.InstanceId)] = s
+	}
+	return nil
 }
 
 // targetHealth lists a target group's registered targets (draining ones included);

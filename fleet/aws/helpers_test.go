@@ -15,7 +15,7 @@ import (
 
 	"github.com/zerodown/zerodown/fleet"
 	awsfleet "github.com/zerodown/zerodown/fleet/aws"
-	"github.com/zerodown/zerodown/internal/awsfake"
+	"github.com/zerodown/zerodown/fleet/aws/awstest"
 	"github.com/zerodown/zerodown/schemas"
 )
 
@@ -36,18 +36,18 @@ var called = struct {
 	ops map[string]bool
 }{ops: map[string]bool{}}
 
-// world is a fake AWS account — awsfake stands in for AWS, which cannot run here — and
+// world is a fake AWS account — awstest stands in for AWS, which cannot run here — and
 // a provider that reaches it through the real SDK: serialisation, waiters, paginators
 // and retries are the SDK's own.
 type world struct {
-	cloud    *awsfake.Cloud
+	cloud    *awstest.Cloud
 	spec     *schemas.AWSSpec
 	provider *awsfleet.Provider
 }
 
 func newWorld(t *testing.T) *world {
 	t.Helper()
-	cloud := awsfake.New()
+	cloud := awstest.New()
 	url := cloud.Start(t)
 	cloud.AddLaunchTemplate(lt, "board-web", baseAMI)
 	cloud.AddTargetGroup(blueTG)

@@ -2,7 +2,6 @@ package aws
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 
@@ -160,73 +159,91 @@ func (f *Fleet) findImage(ctx context.Context, service, version string) (*ec2typ
 	return best, nil
 }
 
-// WaitHealthy waits until the instances are running and pass their EC2 status checks
-// (the SDK's waiters), then, for those already registered with a target group, until
-// the target group's health checks pass. New instances are not registered yet — that
-// would send them traffic before the preTraffic hooks ran — so for them Attach waits
-// for the target group's verdict.
+// WaitHealthy waits until the instances are running and pass their EC2 status checks,
+// then, for those already registered with a target group, until the target group's
+// health checks pass. New instances are not registered yet — that would send them
+// traffic before the preTraffic hooks ran — so for them Attach waits for the target
+// group's verdict. It asks about maxIDsPerCall instances per call. An instance that
+// died (stopping, stopped, terminated) or whose status checks are impaired ends the
+// wait at once; throttling and AWS's own failures are retried until ctx ends.
 func (f *Fleet) WaitHealthy(ctx context.Context, ids []string) error {
 	if len(ids) == 0 {
 		return nil
 	}
-	progress := func(what string) func() string {
-		return func() string { return fmt.Sprintf("%d instance(s): waiting for %s", len(ids), what) }
-	}
-	running := ec2.NewInstanceRunningWaiter(f.ec2, func(o *ec2.InstanceRunningWaiterOptions) {
-		o.MinDelay, o.MaxDelay = f.poll, 4*f.poll
-	})
-	err := f.during(ctx, progress("running"), func(ctx context.Context) error {
-		return running.Wait(ctx, &ec2.DescribeInstancesInput{InstanceIds: ids}, maxWait(ctx))
-	})
-	if err != nil {
-		return f.whyNot(ctx, ids, "running", err)
-	}
-	statusOK := ec2.NewInstanceStatusOkWaiter(f.ec2, func(o *ec2.InstanceStatusOkWaiterOptions) {
-		o.MinDelay, o.MaxDelay = f.poll, 4*f.poll
-	})
-	err = f.during(ctx, progress("EC2 status checks"), func(ctx context.Context) error {
-		return statusOK.Wait(ctx, &ec2.DescribeInstanceStatusInput{InstanceIds: ids}, maxWait(ctx))
-	})
-	if err != nil {
-		return f.whyNot(ctx, ids, "passing status checks", err)
-	}
-	// The status waiter sees only running instances: one that died after the first
-	// waiter would simply be missing from its answer.
-	insts, err := f.instancesByID(ctx, ids, nil)
+	what := fmt.Sprintf("%d instance(s) to run and pass EC2 status checks", len(ids))
+	err := f.waitFor(ctx, what, func(ctx context.Context) ([]string, error) { return f.notBooted(ctx, ids) })
 	if err != nil {
 		return err
-	}
-	for _, in := range insts {
-		if in.State == nil || in.State.Name != ec2types.InstanceStateNameRunning {
-			return f.whyNot(ctx, ids, "running", errors.New("an instance stopped running"))
-		}
-	}
-	if len(insts) < len(ids) {
-		return fmt.Errorf("%w: some of %s no longer exist", fleet.ErrNotFound, strings.Join(ids, ", "))
 	}
 	return f.waitTargets(ctx, ids, nil)
 }
 
-// whyNot explains a failed wait: which instance is in which state and why.
-func (f *Fleet) whyNot(ctx context.Context, ids []string, what string, err error) error {
-	if ctx.Err() != nil {
-		return fmt.Errorf("waiting for %s to be %s: %w", strings.Join(ids, ", "), what, ctx.Err())
+// notBooted lists the instances not yet running with passing status checks, and fails
+// if one never will.
+func (f *Fleet) notBooted(ctx context.Context, ids []string) ([]string, error) {
+	insts, err := f.instancesByID(ctx, ids, nil)
+	if err != nil {
+		return nil, err
 	}
-	insts, derr := f.instancesByID(ctx, ids, nil)
-	if derr != nil || len(insts) == 0 {
-		return fmt.Errorf("waiting for %s to be %s: %w", strings.Join(ids, ", "), what, err)
-	}
-	var parts []string
+	byID := map[string]ec2types.Instance{}
+	var running, dead []string
 	for _, in := range insts {
-		state := "unknown"
-		if in.State != nil {
-			state = string(in.State.Name)
+		id := sdkaws.ToString(in.InstanceId)
+		byID[id] = in
+		switch stateOf(in) {
+		case ec2types.InstanceStateNameRunning:
+			running = append(running, id)
+		case ec2types.InstanceStateNamePending:
+		default:
+			s := id + " is " + string(stateOf(in))
+			if r := in.StateReason; r != nil && r.Message != nil {
+				s += " (" + *r.Message + ")"
+			}
+			dead = append(dead, s)
 		}
-		s := sdkaws.ToString(in.InstanceId) + " is " + state
-		if r := in.StateReason; r != nil && r.Message != nil {
-			s += " (" + *r.Message + ")"
-		}
-		parts = append(parts, s)
 	}
-	return fmt.Errorf("instances never became %s: %s: %w", what, strings.Join(parts, "; "), err)
+	if len(dead) > 0 {
+		return nil, fmt.Errorf("instances will never be healthy: %s", listed(dead))
+	}
+	checks, err := f.statusChecks(ctx, running)
+	if err != nil {
+		return nil, err
+	}
+	var pending, impaired []string
+	for _, id := range ids {
+		in, known := byID[id]
+		switch {
+		case !known:
+			pending = append(pending, id+" not yet known to EC2")
+		case stateOf(in) != ec2types.InstanceStateNameRunning:
+			pending = append(pending, id+" "+string(stateOf(in)))
+		default:
+			s := checks[id]
+			inst, sys := summaryStatus(s.InstanceStatus), summaryStatus(s.SystemStatus)
+			switch {
+			case inst == ec2types.SummaryStatusImpaired || sys == ec2types.SummaryStatusImpaired:
+				impaired = append(impaired, fmt.Sprintf("%s (instance check %s, system check %s)", id, inst, sys))
+			case inst != ec2types.SummaryStatusOk:
+				pending = append(pending, fmt.Sprintf("%s status checks %s", id, orDefault(string(inst), "not reported yet")))
+			}
+		}
+	}
+	if len(impaired) > 0 {
+		return nil, fmt.Errorf("instances failed their EC2 status checks: %s", listed(impaired))
+	}
+	return pending, nil
+}
+
+func stateOf(in ec2types.Instance) ec2types.InstanceStateName {
+	if in.State == nil {
+		return ""
+	}
+	return in.State.Name
+}
+
+func summaryStatus(s *ec2types.InstanceStatusSummary) ec2types.SummaryStatus {
+	if s == nil {
+		return ""
+	}
+	return s.Status
 }

@@ -74,7 +74,7 @@ func PlanCalls(spec schemas.Spec, version string, p PlanShape) []string {
 
 	lt := a.LaunchTemplate + " " + orDefault(a.LaunchTemplateVersion, "$Default")
 	launch := fmt.Sprintf("ec2:RunInstances over %d subnet(s) (launch template %s, the release's AMI, ClientToken = SHA-256 of the release key: a retry gets the same instances), "+
-		"ec2:DescribeInstances (until running), ec2:DescribeInstanceStatus (until status ok)", max(1, len(a.Subnets)), lt)
+		"ec2:DescribeInstances and ec2:DescribeInstanceStatus (100 instances per call, until running with status checks ok)", max(1, len(a.Subnets)), lt)
 	if asg {
 		launch += ", autoscaling:AttachInstances (autoscaling:UpdateAutoScalingGroup first if the surge passes its max)"
 	}
@@ -113,7 +113,7 @@ func PlanCalls(spec schemas.Spec, version string, p PlanShape) []string {
 			add(step, strings.Join(parts, ", then "))
 		}
 	}
-	terminate := fmt.Sprintf("ec2:DescribeInstances (tags checked: only zerodown's for this service%s), ", map[bool]string{true: " or " + a.AutoScalingGroup + "'s", false: ""}[asg])
+	terminate := fmt.Sprintf("ec2:DescribeInstances (IDs and tags checked: only those asked for, and only zerodown's for this service%s), ", map[bool]string{true: " or " + a.AutoScalingGroup + "'s", false: ""}[asg])
 	if asg {
 		terminate += "autoscaling:DetachInstances (any still in the group), "
 	}

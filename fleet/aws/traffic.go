@@ -130,6 +130,29 @@ func (f *Fleet) Detach(ctx context.Context, ids []string) error {
 	if err != nil {
 		return err
 	}
+	// Only the fleet's own instances leave: a shared target group may hold others, and
+	// the caller naming one is refused whole, as Terminate refuses.
+	known := map[string]bool{}
+	for _, in := range v.instances {
+		known[sdkaws.ToString(in.InstanceId)] = true
+	}
+	refused := map[string]string{}
+	var ours []string
+	for _, id := range ids {
+		if known[id] {
+			ours = append(ours, id)
+			continue
+		}
+		for _, tg := range f.targetGroups() {
+			if th, ok := v.health[tg][id]; ok && th.State != elbtypes.TargetHealthStateEnumDraining {
+				refused[id] = "registered with " + shortARN(tg) + " but not an instance of " + f.who()
+			}
+		}
+	}
+	if len(refused) > 0 {
+		return &NotManagedError{Action: "detach", Service: f.spec.Service, Environment: f.spec.Environment, Why: refused}
+	}
+	ids = ours
 	for _, tg := range f.targetGroups() {
 		if err := f.deregister(ctx, v, tg, ids); err != nil {
 			return err
@@ -143,21 +166,18 @@ func (f *Fleet) Detach(ctx context.Context, ids []string) error {
 
 // WaitDrained polls the target groups until none of the instances is draining: the
 // target group ends draining when the deregistration delay has passed or the
-// connections closed. ctx caps the wait (the release's drain timeout).
+// connections closed. ctx caps the wait (the release's drain timeout); throttling and
+// AWS's own failures are retried until then.
 func (f *Fleet) WaitDrained(ctx context.Context, ids []string) error {
 	if len(ids) == 0 {
 		return nil
 	}
-	last := ids
-	for {
+	err := f.waitFor(ctx, fmt.Sprintf("%d target(s) to drain", len(ids)), func(ctx context.Context) ([]string, error) {
 		var pending []string
 		for _, tg := range f.targetGroups() {
 			h, err := f.targetHealth(ctx, tg)
 			if err != nil {
-				if ctx.Err() != nil { // the drain timeout, in the middle of a call
-					return fmt.Errorf("waiting for %s to drain: %w", strings.Join(last, ", "), ctx.Err())
-				}
-				return err
+				return nil, err
 			}
 			for _, id := range ids {
 				th, ok := h[id]
@@ -166,39 +186,34 @@ func (f *Fleet) WaitDrained(ctx context.Context, ids []string) error {
 				case th.State == elbtypes.TargetHealthStateEnumDraining:
 					pending = append(pending, id+" in "+shortARN(tg))
 				default:
-					return fmt.Errorf("instance %s is still registered with %s (%s): detach it before waiting for it to drain", id, shortARN(tg), th.State)
+					return nil, fmt.Errorf("instance %s is still registered with %s (%s): detach it before waiting for it to drain", id, shortARN(tg), th.State)
 				}
 			}
 		}
-		if len(pending) == 0 {
-			fleet.Progress(ctx, fmt.Sprintf("%d/%d drained", len(ids), len(ids)))
-			return nil
-		}
-		last = pending
-		fleet.Progress(ctx, fmt.Sprintf("waiting for %d target(s) to drain: %s", len(pending), strings.Join(pending, ", ")))
-		if err := f.sleep(ctx); err != nil {
-			return fmt.Errorf("waiting for %s to drain: %w", strings.Join(pending, ", "), err)
-		}
+		return pending, nil
+	})
+	if err != nil {
+		return err
 	}
+	fleet.Progress(ctx, fmt.Sprintf("%d/%d drained", len(ids), len(ids)))
+	return nil
 }
 
 // waitTargets waits until every instance is healthy in the target groups that hold it
 // (want: target group → instances; nil means wherever each is registered now). A
-// target in a group no listener uses is never checked and so never waited for.
+// target in a group no listener uses is never checked and so never waited for. An
+// unhealthy target is waited for too (an application may be slow to start): ctx, the
+// release's health timeout, ends the wait.
 func (f *Fleet) waitTargets(ctx context.Context, ids []string, want map[string][]string) error {
 	if len(f.targetGroups()) == 0 {
 		return nil
 	}
-	last := ids
-	for {
+	return f.waitFor(ctx, "target health", func(ctx context.Context) ([]string, error) {
 		var pending []string
 		for _, tg := range f.targetGroups() {
 			h, err := f.targetHealth(ctx, tg)
 			if err != nil {
-				if ctx.Err() != nil {
-					return fmt.Errorf("waiting for target health: %s: %w", strings.Join(last, ", "), ctx.Err())
-				}
-				return err
+				return nil, err
 			}
 			check := want[tg]
 			if want == nil {
@@ -223,21 +238,15 @@ func (f *Fleet) waitTargets(ctx context.Context, ids []string, want map[string][
 				}
 			}
 		}
-		if len(pending) == 0 {
-			return nil
-		}
-		last = pending
-		fleet.Progress(ctx, "waiting for target health: "+strings.Join(pending, ", "))
-		if err := f.sleep(ctx); err != nil {
-			return fmt.Errorf("waiting for target health: %s: %w", strings.Join(pending, ", "), err)
-		}
-	}
+		return pending, nil
+	})
 }
 
 // Terminate terminates instances that zerodown launched for this service and
 // environment, or that belong to the fleet's Auto Scaling group; it refuses the whole
-// call, terminating nothing, if any other instance is named. Instances already gone
-// are fine, so a retry succeeds.
+// call, terminating nothing, if any other instance is named, or if AWS's description
+// of them holds an instance that was not asked for (UnexpectedAnswerError). Instances
+// already gone are fine, so a retry succeeds.
 func (f *Fleet) Terminate(ctx context.Context, ids []string) error {
 	if len(ids) == 0 {
 		return nil
@@ -277,12 +286,12 @@ func (f *Fleet) Terminate(ctx context.Context, ids []string) error {
 			return err
 		}
 	}
-	for _, c := range chunks(live, 1000) {
+	for _, c := range chunks(live, maxIDsPerCall) {
 		if _, err := f.ec2.TerminateInstances(ctx, &ec2.TerminateInstancesInput{InstanceIds: c}); err != nil {
 			if apiCode(err) == "InvalidInstanceID.NotFound" {
 				continue
 			}
-			return fmt.Errorf("terminate %s: %w", strings.Join(c, ", "), err)
+			return fmt.Errorf("terminate %s: %w", listed(c), err)
 		}
 	}
 	return nil

@@ -19,7 +19,8 @@ import (
 	"github.com/zerodown/zerodown/workflows"
 )
 
-// describeTimeout bounds how long `plan` waits for a fleet before assuming its size.
+// describeTimeout bounds how long `plan` waits for a fleet (and, on AWS, for whose
+// account it is) before assuming its size.
 const describeTimeout = 5 * time.Second
 
 // loadSpec loads and validates a spec. A missing file is a usage error; anything the
@@ -102,12 +103,15 @@ func (a *App) validateCommand() *cobra.Command {
 
 func (a *App) planCommand() *cobra.Command {
 	var file, version string
+	var offline bool
 	cmd := &cobra.Command{
-		Use:   "plan -f FILE [--version V]",
+		Use:   "plan -f FILE [--version V] [--offline]",
 		Short: "Print what a release would do to the current fleet; starts nothing",
 		Long: `plan prints the steps of a release: canaries, soak, approval, batches and drain.
 It describes the current fleet when it can reach it, else assumes the fleet already
-runs target.instances instances of the old version.`,
+runs target.instances instances of the old version. On AWS it first says, on stderr,
+which account (sts:GetCallerIdentity) and region it is about to read; --offline reads
+nothing and calls no API at all.`,
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			spec, err := loadSpec(file)
@@ -117,9 +121,12 @@ runs target.instances instances of the old version.`,
 			if version == "" {
 				version = "NEW"
 			}
-			old, oldVersion, err := a.currentFleet(cmd.Context(), spec.Target, version)
-			if err != nil {
-				old, oldVersion = spec.Target.Instances, ""
+			old, oldVersion := spec.Target.Instances, ""
+			if offline {
+				fmt.Fprintf(a.Stderr, "note: --offline: nothing was read; assuming %d old instance(s)\n", old)
+			} else if n, v, err := a.currentFleet(cmd.Context(), spec.Target, version); err == nil {
+				old, oldVersion = n, v
+			} else {
 				fmt.Fprintf(a.Stderr, "note: cannot describe the %s fleet (%s); assuming %d old instance(s)\n",
 					spec.Target.Provider, oneLine(err.Error()), old)
 			}
@@ -139,6 +146,7 @@ runs target.instances instances of the old version.`,
 	}
 	cmd.Flags().StringVarP(&file, "file", "f", "", "release spec (YAML)")
 	cmd.Flags().StringVar(&version, "version", "", "version to release (default: NEW)")
+	cmd.Flags().BoolVar(&offline, "offline", false, "call no API: assume target.instances old instances instead of describing the fleet")
 	return cmd
 }
 
@@ -157,7 +165,22 @@ var errNotDescribable = errors.New("its instances live inside the worker")
 // currentFleet counts the instances serving something other than version, and names the
 // version most of them run.
 func (a *App) currentFleet(ctx context.Context, target schemas.Target, version string) (int, string, error) {
+	ctx, cancel := context.WithTimeout(ctx, describeTimeout)
+	defer cancel()
 	reg := a.Fleets
+	if target.Provider == schemas.ProviderAWS {
+		// Say whose account this is before reading it: the default credential chain
+		// may hold anyone's. Credentials that cannot say read nothing.
+		p := awsfleet.NewProvider(awsfleet.Options{})
+		who, err := p.Identity(ctx, target)
+		if err != nil {
+			return 0, "", fmt.Errorf("cannot tell which AWS account the credentials reach, so nothing was read: %w", err)
+		}
+		fmt.Fprintf(a.Stderr, "aws: reading %s\n", who)
+		if reg == nil {
+			reg = fleet.Registry{schemas.ProviderAWS: p.Factory}
+		}
+	}
 	if reg == nil {
 		if target.Provider == schemas.ProviderMemory {
 			return 0, "", errNotDescribable
@@ -171,8 +194,6 @@ func (a *App) currentFleet(ctx context.Context, target schemas.Target, version s
 	if err != nil {
 		return 0, "", err
 	}
-	ctx, cancel := context.WithTimeout(ctx, describeTimeout)
-	defer cancel()
 	st, err := f.Describe(ctx)
 	if err != nil {
 		return 0, "", err

@@ -1,4 +1,4 @@
-// Package awsfake stands in for AWS, which cannot run here (no account, no network): an
+// Package awstest stands in for AWS, which cannot run here (no account, no network): an
 // HTTP server that answers the EC2, Elastic Load Balancing v2 and Auto Scaling query
 // protocols — form-encoded Action=... requests, XML responses and errors as AWS writes
 // them — for the operations zerodown calls. Tests point the real SDK at it, so request
@@ -11,8 +11,13 @@
 // targets initial → healthy, draining → gone, images pending → available. Client tokens
 // are idempotent as EC2's are. An Auto Scaling group launches and terminates instances
 // on its own unless its processes are suspended, so a release that forgot to hold it
-// back is caught. Whatever it is not told, it refuses with the error AWS would give.
-package awsfake
+// back is caught. Whatever it is not told, it refuses with the error AWS would give,
+// including the limits AWS sets on one call (100 instance IDs per DescribeInstanceStatus).
+//
+// It can also misbehave, so that zerodown's defences stay tested: IgnoreFilters makes
+// it answer every instance whatever was asked (as a broken emulator did), Throttle and
+// ThrottleFor answer the throttling error AWS gives under load, ServerError a 500.
+package awstest
 
 import (
 	"fmt"
@@ -33,6 +38,14 @@ const (
 	versionEC2         = "2016-11-15"
 	versionELB         = "2015-12-01"
 	versionAutoScaling = "2011-01-01"
+	versionSTS         = "2011-06-15"
+)
+
+// Account is the fake's AWS account, and CallerARN who every caller is
+// (sts:GetCallerIdentity), whatever credentials it signs with.
+const (
+	Account   = "123456789012"
+	CallerARN = "arn:aws:iam::" + Account + ":user/zerodown-test"
 )
 
 // Cloud is the fake's state and its HTTP handler.
@@ -59,6 +72,18 @@ type Cloud struct {
 	calls     []string
 	failures  map[string][]apiError
 	lost      map[string]int
+
+	ignoreFilters map[string]bool
+	throttles     map[string]*throttle
+	throttled     map[string]int
+	serverErrors  map[string]int
+	maxIDs        map[string]int
+}
+
+// throttle is a throttled operation: for its next calls, or until a time.
+type throttle struct {
+	calls int
+	until time.Time
 }
 
 // New returns an empty cloud.
@@ -77,6 +102,12 @@ func New() *Cloud {
 		asgs:      map[string]*Group{},
 		failures:  map[string][]apiError{},
 		lost:      map[string]int{},
+
+		ignoreFilters: map[string]bool{},
+		throttles:     map[string]*throttle{},
+		throttled:     map[string]int{},
+		serverErrors:  map[string]int{},
+		maxIDs:        map[string]int{},
 	}
 }
 
@@ -109,6 +140,97 @@ func (c *Cloud) LoseResponse(op string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.lost[op]++
+}
+
+// IgnoreFilters makes the given operations (ec2:DescribeInstances,
+// ec2:DescribeInstanceStatus) answer every instance, whatever instance IDs and filters
+// they were given: what a broken endpoint does, and what zerodown must refuse to act on.
+func (c *Cloud) IgnoreFilters(ops ...string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, op := range ops {
+		c.ignoreFilters[op] = true
+	}
+}
+
+// HonourFilters ends IgnoreFilters: every operation answers what it is asked again.
+func (c *Cloud) HonourFilters() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	clear(c.ignoreFilters)
+}
+
+// Throttle makes the next calls of op ("ec2:DescribeInstanceStatus") answer the
+// service's throttling error (EC2's RequestLimitExceeded, Throttling elsewhere).
+func (c *Cloud) Throttle(op string, calls int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.throttles[op] = &throttle{calls: calls}
+}
+
+// ThrottleFor makes every call of op answer the throttling error for d of wall time.
+func (c *Cloud) ThrottleFor(op string, d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.throttles[op] = &throttle{until: time.Now().Add(d)}
+}
+
+// Throttled returns how many calls of op were answered with the throttling error.
+func (c *Cloud) Throttled(op string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.throttled[op]
+}
+
+// ServerError makes the next calls of op fail with a 500 InternalError.
+func (c *Cloud) ServerError(op string, calls int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.serverErrors[op] += calls
+}
+
+// MaxIDs returns the most instance IDs one call of op named, as IDs or as the values
+// of an instance-id filter.
+func (c *Cloud) MaxIDs(op string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.maxIDs[op]
+}
+
+// throttle says whether this call of op is throttled, and counts it.
+func (c *Cloud) throttle(op string) bool {
+	t := c.throttles[op]
+	switch {
+	case t == nil:
+		return false
+	case t.calls > 0:
+		t.calls--
+	case time.Now().Before(t.until):
+	default:
+		delete(c.throttles, op)
+		return false
+	}
+	c.throttled[op]++
+	return true
+}
+
+// throttleError is the error each service answers a throttled call with.
+func throttleError(service string) *apiError {
+	if service == "ec2" {
+		return &apiError{status: http.StatusServiceUnavailable, code: "RequestLimitExceeded", message: "Request limit exceeded."}
+	}
+	return &apiError{status: http.StatusBadRequest, code: "Throttling", message: "Rate exceeded"}
+}
+
+// countIDs keeps the most instance IDs one call of op named.
+func (c *Cloud) countIDs(op string, q *node) {
+	n := len(q.list("InstanceId")) + len(q.list("InstanceIds"))
+	for _, f := range q.list("Filter") {
+		if f.str("Name") == "instance-id" {
+			n += len(f.list("Value"))
+		}
+	}
+	c.maxIDs[op] = max(c.maxIDs[op], n)
 }
 
 // Calls returns every operation called so far, as IAM names them ("ec2:RunInstances").
@@ -147,13 +269,21 @@ func (c *Cloud) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		service = "elasticloadbalancing"
 	case versionAutoScaling:
 		service = "autoscaling"
+	case versionSTS:
+		service = "sts"
 	default:
 		http.Error(w, "unknown API version "+version, http.StatusBadRequest)
 		return
 	}
 	op := service + ":" + action
 	c.calls = append(c.calls, op)
-	if queued := c.failures[op]; len(queued) > 0 {
+	c.countIDs(op, q)
+	if c.throttle(op) {
+		aerr = throttleError(service)
+	} else if c.serverErrors[op] > 0 {
+		c.serverErrors[op]--
+		aerr = &apiError{status: http.StatusInternalServerError, code: "InternalError", message: "An internal error has occurred"}
+	} else if queued := c.failures[op]; len(queued) > 0 {
 		c.failures[op] = queued[1:]
 		aerr = &queued[0]
 	} else {
@@ -162,6 +292,8 @@ func (c *Cloud) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			body, aerr = c.ec2(action, q, form)
 		case "elasticloadbalancing":
 			body, aerr = c.elb(action, q)
+		case "sts":
+			body, aerr = callerIdentity(action)
 		default:
 			body, aerr = c.autoscaling(action, q)
 		}
@@ -206,8 +338,19 @@ func namespace(service string) string {
 		return "http://ec2.amazonaws.com/doc/" + versionEC2 + "/"
 	case "elasticloadbalancing":
 		return "http://elasticloadbalancing.amazonaws.com/doc/" + versionELB + "/"
+	case "sts":
+		return "https://sts.amazonaws.com/doc/" + versionSTS + "/"
 	}
 	return "http://autoscaling.amazonaws.com/doc/" + versionAutoScaling + "/"
+}
+
+// callerIdentity answers sts:GetCallerIdentity, which AWS answers for any valid
+// credentials, without any permission.
+func callerIdentity(action string) (*X, *apiError) {
+	if action != "GetCallerIdentity" {
+		return nil, &apiError{status: http.StatusBadRequest, code: "InvalidAction", message: "The action " + action + " is not valid for this web service (the fake does not serve it)."}
+	}
+	return E("", T("Arn", CallerARN), T("UserId", "AIDAZERODOWNTEST00000"), T("Account", Account)), nil
 }
 
 // steps returns the configured transition length.

@@ -1,4 +1,4 @@
-package awsfake
+package awstest
 
 import (
 	"encoding/base64"
@@ -26,6 +26,7 @@ type Instance struct {
 	// left counts observations until the next transition.
 	left, statusLeft, runningSeen int
 	stateReason                   string
+	impaired                      bool
 }
 
 // Image is an AMI of the fake.
@@ -49,6 +50,9 @@ type runRecord struct {
 	params string
 	ids    []string
 }
+
+// reachability is the reachability check's status for each instance status.
+var reachability = map[string]string{"ok": "passed", "impaired": "failed", "initializing": "initializing", "not-applicable": "initializing"}
 
 var stateCodes = map[string]int{"pending": 0, "running": 16, "shutting-down": 32, "terminated": 48, "stopping": 64, "stopped": 80}
 
@@ -152,6 +156,14 @@ func (c *Cloud) SetHealthy(id string, healthy bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.instances[id].Healthy = healthy
+}
+
+// Impair makes an instance fail its EC2 status checks for good (a broken kernel, a
+// failed volume): once running, its status reads impaired instead of ok.
+func (c *Cloud) Impair(id string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.instances[id].impaired = true
 }
 
 // Crash terminates an instance from outside (a hardware failure, a spot reclaim).
@@ -468,11 +480,14 @@ func (c *Cloud) describeInstances(q *node) (*X, *apiError) {
 		return nil, errorf("InvalidParameterCombination", "The parameter instancesSet cannot be used with the parameter maxResults")
 	}
 	for _, id := range ids {
-		if _, ok := c.instances[id]; !ok {
+		if _, ok := c.instances[id]; !ok && !c.ignoreFilters["ec2:DescribeInstances"] {
 			return nil, errorf("InvalidInstanceID.NotFound", "The instance ID '%s' does not exist", id)
 		}
 	}
 	fs := filters(q)
+	if c.ignoreFilters["ec2:DescribeInstances"] {
+		ids, fs = nil, nil
+	}
 	var match []*Instance
 	for _, id := range c.order {
 		in := c.instances[id]
@@ -522,12 +537,23 @@ func (c *Cloud) describeInstances(q *node) (*X, *apiError) {
 	return out, nil
 }
 
+// maxStatusIDs is the most instance IDs one DescribeInstanceStatus may name (EC2 API
+// reference: "Maximum 100 explicitly specified instance IDs"; the error code AWS
+// answers with is not documented).
+const maxStatusIDs = 100
+
 func (c *Cloud) describeInstanceStatus(q *node) (*X, *apiError) {
 	ids := q.strs("InstanceId")
+	if len(ids) > maxStatusIDs {
+		return nil, errorf("InvalidParameterValue", "The request names %d instance IDs; at most %d may be specified", len(ids), maxStatusIDs)
+	}
 	for _, id := range ids {
-		if _, ok := c.instances[id]; !ok {
+		if _, ok := c.instances[id]; !ok && !c.ignoreFilters["ec2:DescribeInstanceStatus"] {
 			return nil, errorf("InvalidInstanceID.NotFound", "The instance ID '%s' does not exist", id)
 		}
+	}
+	if c.ignoreFilters["ec2:DescribeInstanceStatus"] {
+		ids = nil
 	}
 	all := q.str("IncludeAllInstances") == "true"
 	var items []*X
@@ -539,9 +565,12 @@ func (c *Cloud) describeInstanceStatus(q *node) (*X, *apiError) {
 		if in.State != "running" && !all {
 			continue // as EC2: only running instances unless asked for all
 		}
-		if in.State == "running" && in.Status != "ok" {
+		if in.State == "running" && in.Status == "initializing" {
 			if in.statusLeft--; in.statusLeft <= 0 {
 				in.Status = "ok"
+				if in.impaired {
+					in.Status = "impaired"
+				}
 			}
 		}
 		status := in.Status
@@ -552,7 +581,7 @@ func (c *Cloud) describeInstanceStatus(q *node) (*X, *apiError) {
 			T("instanceId", in.ID),
 			T("availabilityZone", "eu-west-1a"),
 			E("instanceState", T("code", stateCodes[in.State]), T("name", in.State)),
-			E("instanceStatus", T("status", status), list("details", "item", []*X{E("", T("name", "reachability"), T("status", map[bool]string{true: "passed", false: "initializing"}[status == "ok"]))})),
+			E("instanceStatus", T("status", status), list("details", "item", []*X{E("", T("name", "reachability"), T("status", reachability[status]))})),
 			E("systemStatus", T("status", status)),
 		))
 	}
