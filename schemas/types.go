@@ -268,9 +268,17 @@ type HTTPHook struct {
 	Expect int    `json:"expect"`
 }
 
-// CommandHook runs a program; exit status 0 passes.
+// CommandHook runs a program; exit status 0 passes. The program does not inherit the
+// worker's environment: it gets PATH, HOME, LANG, the release's ZERODOWN_* variables,
+// PassEnv and Env (see activities.HookEnv).
 type CommandHook struct {
 	Args []string `json:"args"`
+	// PassEnv names variables of the worker's environment handed to the program as they
+	// are (a credential the hook needs); their values never enter the spec or the history.
+	PassEnv []string `json:"passEnv,omitempty"`
+	// Env sets variables to fixed values. They are part of the spec, hence of the release's
+	// history: never a secret (pass those with PassEnv).
+	Env map[string]string `json:"env,omitempty"`
 }
 
 // Notify says where release events go.

@@ -79,6 +79,7 @@ func Run(ctx context.Context, opts Options) error {
 	if logger == nil {
 		logger = slog.Default()
 	}
+	red, logger := redaction(logger) // secrets never leave the worker: see redact.go
 	taskQueue := opts.TaskQueue
 	if taskQueue == "" {
 		taskQueue = workflows.TaskQueue
@@ -136,7 +137,7 @@ func Run(ctx context.Context, opts Options) error {
 		// Every activity heartbeats while it runs, and heartbeats reach the server at
 		// least every few seconds, so the workflow's short heartbeat timeout notices a
 		// dead worker quickly without taking a slow one for dead.
-		Interceptors:                 []interceptor.WorkerInterceptor{activities.NewHeartbeatInterceptor(activities.AutoHeartbeatEvery)},
+		Interceptors:                 []interceptor.WorkerInterceptor{activities.NewRedactInterceptor(red), activities.NewHeartbeatInterceptor(activities.AutoHeartbeatEvery)},
 		MaxHeartbeatThrottleInterval: activities.AutoHeartbeatEvery,
 		OnFatalError: func(err error) {
 			select {
@@ -150,6 +151,7 @@ func Run(ctx context.Context, opts Options) error {
 	if acts.Notifier == nil {
 		acts.Notifier = NotifierFromEnv(logger)
 	}
+	acts.Notifier = RedactingNotifier(acts.Notifier, red)
 	RegisterWith(w, acts)
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start worker: %w", err)
