@@ -39,7 +39,9 @@ type Target struct {
 	// HealthTimeout bounds how long new instances may take to become healthy.
 	HealthTimeout Duration   `json:"healthTimeout,omitempty"`
 	Local         *LocalSpec `json:"local,omitempty"`
-	AWS           *AWSSpec   `json:"aws,omitempty"`
+	// Memory names one of a worker's in-memory fleets (tests and benchmarks).
+	Memory *MemorySpec `json:"memory,omitempty"`
+	AWS    *AWSSpec    `json:"aws,omitempty"`
 }
 
 // LocalSpec configures the local cloud provider.
@@ -50,6 +52,11 @@ type LocalSpec struct {
 	Command    []string          `json:"command"`
 	Env        map[string]string `json:"env,omitempty"`
 	HealthPath string            `json:"healthPath,omitempty"`
+}
+
+// MemorySpec configures the in-memory provider.
+type MemorySpec struct {
+	Fleet string `json:"fleet,omitempty"`
 }
 
 // AWSSpec configures the AWS provider.

@@ -18,7 +18,13 @@ const (
 	PhaseDraining         Phase = "Draining"
 	// PhaseHeld: a release of a change has promoted and keeps its old instances, detached
 	// but alive, until the change finalizes it (drain them) or rolls it back (attach them).
-	PhaseHeld        Phase = "Held"
+	PhaseHeld Phase = "Held"
+
+	// A change's own phases, beside Succeeded, RollingBack, RolledBack and Failed: its
+	// steps run, then its held releases are finalized, then its contract migrations run.
+	PhaseRunning     Phase = "Running"
+	PhaseFinalizing  Phase = "Finalizing"
+	PhaseContracting Phase = "Contracting"
 	PhaseSucceeded   Phase = "Succeeded"
 	PhaseRollingBack Phase = "RollingBack"
 	PhaseRolledBack  Phase = "RolledBack"
@@ -70,6 +76,17 @@ const (
 	KindFinalized         EventKind = "finalized"
 	KindInvalidInput      EventKind = "invalid-input"
 
+	// Kinds of a change's timeline.
+	KindStepStarted     EventKind = "step-started"
+	KindStepDone        EventKind = "step-done"   // told
+	KindStepFailed      EventKind = "step-failed" // told
+	KindConfirmAsked    EventKind = "confirm-requested"
+	KindConfirmed       EventKind = "confirmed" // told
+	KindRejected        EventKind = "rejected"  // told
+	KindUndone          EventKind = "undone"
+	KindContracted      EventKind = "contracted"
+	KindContractRefused EventKind = "contract-refused" // told
+
 	// The outcomes are named after the phase the release ends in; all are told.
 	KindSucceeded  = EventKind(PhaseSucceeded)
 	KindRolledBack = EventKind(PhaseRolledBack)
@@ -83,6 +100,7 @@ var told = map[EventKind]bool{
 	KindRollback: true, KindHalted: true,
 	KindApprovalRequested: true, KindApproved: true, KindApprovalTimeout: true,
 	KindAborted: true, KindPaused: true, KindResumed: true, KindPromoted: true, KindHeld: true,
+	KindStepDone: true, KindStepFailed: true, KindConfirmed: true, KindRejected: true, KindContractRefused: true,
 	KindSucceeded: true, KindRolledBack: true, KindFailed: true,
 }
 

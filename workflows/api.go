@@ -73,6 +73,9 @@ const (
 	PhasePromoting        = timeline.PhasePromoting
 	PhaseDraining         = timeline.PhaseDraining
 	PhaseHeld             = timeline.PhaseHeld
+	PhaseRunning          = timeline.PhaseRunning
+	PhaseFinalizing       = timeline.PhaseFinalizing
+	PhaseContracting      = timeline.PhaseContracting
 	PhaseSucceeded        = timeline.PhaseSucceeded
 	PhaseRollingBack      = timeline.PhaseRollingBack
 	PhaseRolledBack       = timeline.PhaseRolledBack

@@ -29,8 +29,11 @@ type receiver struct {
 	receive func(workflow.Context, workflow.ReceiveChannel)
 }
 
+// refuser records a refused signal in the timeline of whoever received it.
+type refuser func(ctx workflow.Context, by, msg string)
+
 // register sets up the update of m and returns the receiver of its signal.
-func register[T request](ctx workflow.Context, r *release, m message[T]) (receiver, error) {
+func register[T request](ctx workflow.Context, refuse refuser, m message[T]) (receiver, error) {
 	err := workflow.SetUpdateHandlerWithOptions(ctx, m.name,
 		func(ctx workflow.Context, req T) (string, error) { return m.apply(ctx, req), nil },
 		workflow.UpdateHandlerOptions{Validator: func(_ workflow.Context, req T) error { return m.validate(req) }})
@@ -38,7 +41,7 @@ func register[T request](ctx workflow.Context, r *release, m message[T]) (receiv
 		var req T
 		c.Receive(ctx, &req)
 		if err := m.validate(req); err != nil {
-			r.event(ctx, timeline.KindRefused, req.Actor(), fmt.Sprintf("%s signal refused: %v", m.name, err))
+			refuse(ctx, req.Actor(), fmt.Sprintf("%s signal refused: %v", m.name, err))
 			return
 		}
 		m.apply(ctx, req)
@@ -55,22 +58,22 @@ func (r *release) registerHandlers(ctx workflow.Context) error {
 	}
 	for _, add := range []func() (receiver, error){
 		func() (receiver, error) {
-			return register(ctx, r, message[ApproveRequest]{UpdateApprove, r.validateApprove, r.onApprove})
+			return register(ctx, r.refused, message[ApproveRequest]{UpdateApprove, r.validateApprove, r.onApprove})
 		},
 		func() (receiver, error) {
-			return register(ctx, r, message[AbortRequest]{UpdateAbort, r.validateAbort, r.onAbort})
+			return register(ctx, r.refused, message[AbortRequest]{UpdateAbort, r.validateAbort, r.onAbort})
 		},
 		func() (receiver, error) {
-			return register(ctx, r, message[ActorRequest]{UpdatePause, r.validatePause, r.onPause})
+			return register(ctx, r.refused, message[ActorRequest]{UpdatePause, r.validatePause, r.onPause})
 		},
 		func() (receiver, error) {
-			return register(ctx, r, message[ActorRequest]{UpdateResume, r.validateResume, r.onResume})
+			return register(ctx, r.refused, message[ActorRequest]{UpdateResume, r.validateResume, r.onResume})
 		},
 		func() (receiver, error) {
-			return register(ctx, r, message[ActorRequest]{UpdatePromote, r.validatePromote, r.onPromote})
+			return register(ctx, r.refused, message[ActorRequest]{UpdatePromote, r.validatePromote, r.onPromote})
 		},
 		func() (receiver, error) {
-			return register(ctx, r, message[ActorRequest]{UpdateFinalize, r.validateFinalize, r.onFinalize})
+			return register(ctx, r.refused, message[ActorRequest]{UpdateFinalize, r.validateFinalize, r.onFinalize})
 		},
 	} {
 		recv, err := add()
@@ -89,6 +92,11 @@ func (r *release) registerHandlers(ctx workflow.Context) error {
 		}
 	})
 	return nil
+}
+
+// refused records a signal the release refused.
+func (r *release) refused(ctx workflow.Context, by, msg string) {
+	r.event(ctx, timeline.KindRefused, by, msg)
 }
 
 // drainSignals applies signals that arrived but were not yet handled, before the run

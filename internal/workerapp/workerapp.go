@@ -179,10 +179,11 @@ func Register(w worker.Registry, fleets fleet.Registry) {
 	RegisterWith(w, activities.New(fleets, Analyzers()))
 }
 
-// RegisterWith registers the release workflow and the given activities, whose
+// RegisterWith registers the release and change workflows and the given activities, whose
 // dependencies (notifier...) the caller has set.
 func RegisterWith(w worker.Registry, acts *activities.Activities) {
 	w.RegisterWorkflowWithOptions(workflows.ReleaseWorkflow, workflow.RegisterOptions{Name: workflows.ReleaseWorkflowName})
+	w.RegisterWorkflowWithOptions(workflows.ChangeWorkflow, workflow.RegisterOptions{Name: workflows.ChangeWorkflowName})
 	w.RegisterActivity(acts)
 }
 
