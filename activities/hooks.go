@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 	"unicode/utf8"
 
 	"github.com/zerodown/zerodown/schemas"
@@ -71,6 +72,10 @@ func HookEnv(c *schemas.CommandHook, lookup func(string) (string, bool), release
 // hookOutputKept is how much of a command hook's output the worker keeps (the end):
 // enough to redact the secrets of the tail whole, bounded against a chatty hook.
 const hookOutputKept = 64 << 10
+
+// hookWaitDelay is how long a hook's output is still read after the hook has exited
+// (or been killed at its timeout).
+const hookWaitDelay = 2 * time.Second
 
 // hookOutputShown is how much of the kept output a failed hook's error shows.
 const hookOutputShown = 512
@@ -162,6 +167,9 @@ func (a *Activities) RunHook(ctx context.Context, in HookInput) error {
 			EnvInstances+"="+strings.Join(addrs, ","))
 		out := &tailBuffer{max: hookOutputKept}
 		cmd.Stdout, cmd.Stderr = out, out
+		// A child left running in the background (`server &`) keeps the output open:
+		// stop reading it shortly after the hook itself has exited.
+		cmd.WaitDelay = hookWaitDelay
 		if err := cmd.Run(); err != nil {
 			return fmt.Errorf("hook %s: %v: %s", in.Hook.Label(), err, outputTail(redactorFrom(ctx).String(out.String())))
 		}

@@ -5,8 +5,11 @@ package activities_test
 import (
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/testsuite"
@@ -89,4 +92,31 @@ func TestFailingHookShowsTheEndOfItsOutput(t *testing.T) {
 	require.NotContains(t, msg, "xx")
 	require.NotContains(t, msg, "\uFFFD", "the cut is on a character boundary")
 	require.Less(t, len(msg), 700)
+}
+
+// A hook that leaves a child running with its output open fails or passes when the hook
+// itself exits, not when the child does.
+func TestHookDoesNotWaitForItsBackgroundChildren(t *testing.T) {
+	env, _, acts := setup(t)
+	ids := launched(t, env, acts, 1)
+	pidFile := filepath.Join(t.TempDir(), "child.pid")
+	t.Cleanup(func() { // the child is ours: stop it
+		if b, err := os.ReadFile(pidFile); err == nil {
+			if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
+	})
+	hook := schemas.Hook{Name: "daemon", Command: &schemas.CommandHook{Args: []string{"sh", "-c", "sleep 300 & echo $! > " + pidFile + "; echo started; exit 4"}}}
+	done := make(chan error, 1)
+	go func() {
+		_, err := env.ExecuteActivity(acts.RunHook, activities.HookInput{Target: target, Hook: hook, Stage: "preTraffic", Version: "v2", IDs: ids})
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		require.ErrorContains(t, err, "hook daemon: exit status 4")
+	case <-time.After(time.Minute): // a watchdog, far below the child's 300 s
+		t.Fatal("RunHook waited for the hook's background child")
+	}
 }

@@ -13,8 +13,8 @@ import (
 )
 
 // NewRedactInterceptor returns a worker interceptor that passes everything an activity
-// returns through r before it leaves the worker: the error (its message and the messages
-// of its causes) and the strings of the result. Activity errors become status.error, the
+// sends out through r before it leaves the worker: the error (its message and the
+// messages of its causes), the strings of the result and of heartbeat details. Activity errors become status.error, the
 // timeline, the history, the worker's log and Slack, so none of these sees a secret the
 // redactor knows. An error keeps its type, its retryability, its next retry delay and
 // its category, so the workflow decides exactly as before; an error with nothing to
@@ -40,9 +40,30 @@ type redactInbound struct {
 	r *redact.Redactor
 }
 
+func (i *redactInbound) Init(outbound interceptor.ActivityOutboundInterceptor) error {
+	o := &redactOutbound{r: i.r}
+	o.Next = outbound
+	return i.Next.Init(o)
+}
+
 func (i *redactInbound) ExecuteActivity(ctx context.Context, in *interceptor.ExecuteActivityInput) (any, error) {
 	out, err := i.Next.ExecuteActivity(context.WithValue(ctx, redactorKey{}, i.r), in)
 	return i.r.Value(out), RedactError(i.r, err)
+}
+
+// redactOutbound redacts heartbeat details: the server shows them (describe) and records
+// them in the history when the activity times out.
+type redactOutbound struct {
+	interceptor.ActivityOutboundInterceptorBase
+	r *redact.Redactor
+}
+
+func (o *redactOutbound) RecordHeartbeat(ctx context.Context, details ...any) {
+	red := make([]any, len(details))
+	for i, d := range details {
+		red[i] = o.r.Value(d)
+	}
+	o.Next.RecordHeartbeat(ctx, red...)
 }
 
 type redactorKey struct{}

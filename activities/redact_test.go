@@ -11,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/interceptor"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/worker"
@@ -56,9 +57,16 @@ func TestInterceptorRedactsErrorsAndResults(t *testing.T) {
 	fails := func(context.Context) error {
 		return temporal.NewNonRetryableApplicationError("refused "+deploySecret, activities.ErrTypeHookFailed, nil)
 	}
-	answers := func(context.Context) (leakyResult, error) {
+	answers := func(ctx context.Context) (leakyResult, error) {
+		activity.RecordHeartbeat(ctx, "waiting with "+deploySecret)
 		return leakyResult{Message: "used " + deploySecret, Count: 2}, nil
 	}
+	var beats []string
+	env.SetOnActivityHeartbeatListener(func(_ *activity.Info, details converter.EncodedValues) {
+		var d string
+		require.NoError(t, details.Get(&d))
+		beats = append(beats, d)
+	})
 	env.RegisterActivityWithOptions(fails, activity.RegisterOptions{Name: "Fails"})
 	env.RegisterActivityWithOptions(answers, activity.RegisterOptions{Name: "Answers"})
 
@@ -72,6 +80,7 @@ func TestInterceptorRedactsErrorsAndResults(t *testing.T) {
 	var res leakyResult
 	require.NoError(t, v.Get(&res))
 	require.Equal(t, leakyResult{Message: "used [REDACTED:DEPLOY_TOKEN]", Count: 2}, res)
+	require.Equal(t, []string{"waiting with [REDACTED:DEPLOY_TOKEN]"}, beats)
 }
 
 func TestRedactErrorKeepsWhatTheWorkflowDecidesOn(t *testing.T) {

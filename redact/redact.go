@@ -131,7 +131,7 @@ var publicAWS = map[string]bool{
 	"AWS_REGION": true, "AWS_DEFAULT_REGION": true, "AWS_PROFILE": true, "AWS_DEFAULT_PROFILE": true,
 	"AWS_SDK_LOAD_CONFIG": true, "AWS_RETRY_MODE": true, "AWS_MAX_ATTEMPTS": true,
 	"AWS_EC2_METADATA_DISABLED": true, "AWS_USE_FIPS_ENDPOINT": true, "AWS_USE_DUALSTACK_ENDPOINT": true,
-	"AWS_STS_REGIONAL_ENDPOINTS": true, "AWS_PAGER": true, "AWS_DEFAULT_OUTPUT": true,
+	"AWS_STS_REGIONAL_ENDPOINTS": true, "AWS_PAGER": true, "AWS_DEFAULT_OUTPUT": true, "AWS_CA_BUNDLE": true,
 }
 
 // IsSecretName reports whether the variable name (any case) bears a secret: it contains

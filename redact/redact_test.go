@@ -47,7 +47,7 @@ func TestSecretNames(t *testing.T) {
 		require.True(t, redact.IsSecretName(name), name)
 	}
 	for _, name := range []string{"PATH", "HOME", "LANG", "USER", "PWD", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE",
-		"AWS_ENDPOINT_URL_EC2", "AWS_SHARED_CREDENTIALS_FILE", "TEMPORAL_TLS_CLIENT_KEY_PATH", "TEMPORAL_ADDRESS", "ZERODOWN_STAGE"} {
+		"AWS_ENDPOINT_URL_EC2", "AWS_SHARED_CREDENTIALS_FILE", "AWS_CA_BUNDLE", "TEMPORAL_TLS_CLIENT_KEY_PATH", "TEMPORAL_ADDRESS", "ZERODOWN_STAGE"} {
 		require.False(t, redact.IsSecretName(name), name)
 	}
 }
