@@ -71,6 +71,7 @@ FUZZTIME ?= 15s
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./schemas/
 	$(GO) test -run '^$$' -fuzz '^FuzzUpdatePayload$$' -fuzztime $(FUZZTIME) ./workflows/
+	$(GO) test -run '^$$' -fuzz '^FuzzPlantedSecretNeverSurvives$$' -fuzztime $(FUZZTIME) ./redact/
 
 # The side-by-side zero-downtime benchmark (about 8 minutes, both cores): 8 instances under
 # 500 requests/s and 100 WebSocket clients, a zerodown release and a naive restart under the
