@@ -176,17 +176,24 @@ func stepFieldSet(doc any, i int, kind, field string) bool {
 // readBounded reads at most MaxChangeBytes of a regular file: a FIFO or a device named as
 // a spec must not hang or flood the loader.
 func readBounded(path string) ([]byte, error) {
+	// Stat before opening: opening a FIFO blocks until someone writes to it.
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, &fs.PathError{Op: "read", Path: path, Err: errNotRegular}
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
+	if st, err = f.Stat(); err != nil {
 		return nil, err
 	}
-	if !st.Mode().IsRegular() {
-		return nil, &fs.PathError{Op: "read", Path: path, Err: errors.New("not a regular file")}
+	if !st.Mode().IsRegular() { // replaced between the two looks
+		return nil, &fs.PathError{Op: "read", Path: path, Err: errNotRegular}
 	}
 	if st.Size() > MaxChangeBytes {
 		return nil, oneError("", 0, fmt.Sprintf("%s is %d bytes; a spec file may be at most 1 MiB (%d bytes)", filepath.Base(path), st.Size(), MaxChangeBytes))
@@ -200,6 +207,8 @@ func readBounded(path string) ([]byte, error) {
 	}
 	return data, nil
 }
+
+var errNotRegular = errors.New("not a regular file")
 
 func oneError(path string, line int, msg string) *ValidationError {
 	return &ValidationError{Errors: []FieldError{{Path: path, Message: msg, Line: line}}}
