@@ -274,6 +274,7 @@ func TestOrderInWaves(t *testing.T) {
 change: waves
 environment: prod
 steps:
+  - { id: docs, after: [api], command: { run: [/bin/true] } }
   - { id: web-sanity, after: [web], check: { command: [/bin/true] } }
   - { id: backup, command: { run: [/bin/true] } }
   - { id: api, command: { run: [/bin/true] } }
@@ -282,7 +283,7 @@ steps:
   - { id: notes, command: { run: [/bin/true] } }
 `), t.TempDir())
 	require.NoError(t, err)
-	require.Equal(t, [][]string{{"backup", "api", "notes"}, {"expand"}, {"web"}, {"web-sanity"}}, c.Order())
+	require.Equal(t, [][]string{{"backup", "api", "notes"}, {"docs", "expand"}, {"web"}, {"web-sanity"}}, c.Order())
 }
 
 // A release spec that is a FIFO or a device is refused at once, never read.
