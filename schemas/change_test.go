@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -387,4 +388,21 @@ steps:
 	}
 	walk("change", root, got)
 	require.Equal(t, 10, checked, "every default in the change schema is checked")
+}
+
+// docs/changes.md shows the whole night example: it must stay valid and be the example file.
+func TestChangeDocExampleIsTheNight(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "docs", "changes.md"))
+	require.NoError(t, err)
+	blocks := regexp.MustCompile("(?s)```yaml\n(change:.*?)```").FindAllStringSubmatch(string(b), -1)
+	require.Len(t, blocks, 1)
+	doc := blocks[0][1]
+	_, err = schemas.ParseChange([]byte(doc), filepath.Dir(nightChange))
+	require.NoError(t, err)
+
+	example, err := os.ReadFile(nightChange)
+	require.NoError(t, err)
+	_, body, ok := strings.Cut(string(example), "\nchange:")
+	require.True(t, ok)
+	require.Equal(t, "change:"+body, doc, "docs/changes.md shows examples/changes/night.yaml without its header")
 }
