@@ -406,3 +406,34 @@ func TestChangeDocExampleIsTheNight(t *testing.T) {
 	require.True(t, ok)
 	require.Equal(t, "change:"+body, doc, "docs/changes.md shows examples/changes/night.yaml without its header")
 }
+
+// The largest change the bounds allow (200 steps, 50 after and 50 contractAfter entries
+// each) validates and plans within the watchdog: the rules are linear or memoized.
+func TestLargestChangeValidates(t *testing.T) {
+	c := &schemas.ChangeSpec{Name: "largest", Environment: "prod"}
+	const migrations = 100
+	id := func(kind string, i int) string { return fmt.Sprintf("%s-%d", kind, i) }
+	for j := range migrations {
+		m := schemas.Step{ID: id("m", j), Migration: &schemas.MigrationStep{Expand: []string{"/bin/true"}, Contract: []string{"/bin/true"}}}
+		for k := max(0, j-schemas.MaxStepAfter); k < j; k++ {
+			m.After = append(m.After, id("m", k))
+		}
+		for k := range schemas.MaxStepAfter {
+			m.Migration.ContractAfter = append(m.Migration.ContractAfter, id("r", (j+k)%(schemas.MaxChangeSteps-migrations)))
+		}
+		c.Steps = append(c.Steps, m)
+	}
+	for i := range schemas.MaxChangeSteps - migrations {
+		spec := &schemas.Spec{Service: id("svc", i), Environment: "prod", Target: schemas.Target{Provider: schemas.ProviderMemory, Instances: 1}}
+		r := schemas.Step{ID: id("r", i), After: []string{id("m", migrations-1)}, Release: &schemas.ReleaseStep{File: "x.yaml", Version: "v2", Spec: spec}}
+		for k := max(0, i-schemas.MaxStepAfter+1); k < i; k++ {
+			r.After = append(r.After, id("r", k))
+		}
+		c.Steps = append(c.Steps, r)
+	}
+	start := time.Now()
+	require.NoError(t, withinWatchdog(t, func() error { return schemas.ValidateChange(c) }))
+	waves := c.Order()
+	t.Logf("validated and ordered %d steps in %s", len(c.Steps), time.Since(start))
+	require.Len(t, waves, migrations+schemas.MaxChangeSteps-migrations, "a chain of migrations, then a chain of releases")
+}

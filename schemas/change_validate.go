@@ -95,6 +95,7 @@ func changeSemantics(c *ChangeSpec, lines map[string]int, requireEmbedded bool) 
 	checkChangeDurations(c, add)
 
 	services := map[string]int{}
+	reach := newReachability(c, index)
 	for i, s := range c.Steps {
 		switch {
 		case s.Release != nil:
@@ -109,7 +110,7 @@ func changeSemantics(c *ChangeSpec, lines map[string]int, requireEmbedded bool) 
 		case s.Confirm != nil:
 			checkConfirmPeople(*s.Confirm, stepPath(i)+".confirm", add)
 		case s.Migration != nil:
-			checkContractAfter(c, i, index, add)
+			checkContractAfter(c, i, index, reach, add)
 		}
 	}
 	return errs
@@ -200,7 +201,7 @@ func validateEmbedded(s *Spec) error {
 // checkContractAfter makes sure a migration's contract can only run once the releases
 // whose old versions need the old schema have finalized: each must be a release step that
 // comes after the migration, or its new version could start before the expand.
-func checkContractAfter(c *ChangeSpec, i int, index map[string]int, add func(path, format string, args ...any)) {
+func checkContractAfter(c *ChangeSpec, i int, index map[string]int, reach *reachability, add func(path, format string, args ...any)) {
 	m := c.Steps[i].Migration
 	for j, dep := range m.ContractAfter {
 		path := joinIndex(stepPath(i)+".migration.contractAfter", j)
@@ -210,7 +211,7 @@ func checkContractAfter(c *ChangeSpec, i int, index map[string]int, add func(pat
 			add(path, "%q names no step of this change", dep)
 		case c.Steps[k].Release == nil:
 			add(path, "%q is a %s step; contractAfter names release steps, whose old instances must be gone before the contract", dep, kindOrNone(c.Steps[k]))
-		case !waitsFor(c, index, k, i):
+		case !reach.waitsFor(k, i):
 			add(path, "%q does not come after %q: a contract before its expand; add %s to the after list of %s (directly or through a step it waits for)",
 				dep, c.Steps[i].ID, c.Steps[i].ID, dep)
 		}
@@ -224,26 +225,38 @@ func kindOrNone(s Step) string {
 	return "mixed"
 }
 
+// reachability answers whether one step waits, directly or through other steps, for
+// another; each step's answers are computed once (a change of 200 steps with 50
+// contractAfter entries each asks 10,000 times).
+type reachability struct {
+	c     *ChangeSpec
+	index map[string]int
+	memo  map[int][]bool
+}
+
+func newReachability(c *ChangeSpec, index map[string]int) *reachability {
+	return &reachability{c: c, index: index, memo: map[int][]bool{}}
+}
+
 // waitsFor reports whether step from waits, directly or through other steps, for step to.
-func waitsFor(c *ChangeSpec, index map[string]int, from, to int) bool {
-	seen := make([]bool, len(c.Steps))
-	stack := []int{from}
-	for len(stack) > 0 {
-		n := stack[len(stack)-1]
-		stack = stack[:len(stack)-1]
-		for _, dep := range c.Steps[n].After {
-			k, ok := index[dep]
-			if !ok || seen[k] {
-				continue
+func (r *reachability) waitsFor(from, to int) bool {
+	seen, ok := r.memo[from]
+	if !ok {
+		seen = make([]bool, len(r.c.Steps))
+		stack := []int{from}
+		for len(stack) > 0 {
+			n := stack[len(stack)-1]
+			stack = stack[:len(stack)-1]
+			for _, dep := range r.c.Steps[n].After {
+				if k, ok := r.index[dep]; ok && !seen[k] {
+					seen[k] = true
+					stack = append(stack, k)
+				}
 			}
-			if k == to {
-				return true
-			}
-			seen[k] = true
-			stack = append(stack, k)
 		}
+		r.memo[from] = seen
 	}
-	return false
+	return seen[to]
 }
 
 // findCycles returns the cycles of the after relation that a depth-first search in file
