@@ -78,7 +78,7 @@ var compiledChange = sync.OnceValues(func() (*compiledSchema, error) {
 // LoadChange reads a change from a YAML (or JSON) file; see ParseChange. Release specs are
 // read relative to the file's directory.
 func LoadChange(path string) (*ChangeSpec, error) {
-	data, err := readBounded(path)
+	data, err := readBounded(osFiles{}, path)
 	if err != nil {
 		return nil, err
 	}
@@ -173,18 +173,29 @@ func stepFieldSet(doc any, i int, kind, field string) bool {
 	return isSet(steps[i], kind, field)
 }
 
+// files opens files: anywhere (osFiles) or only beneath a directory (*os.Root).
+type files interface {
+	Stat(name string) (fs.FileInfo, error)
+	Open(name string) (*os.File, error)
+}
+
+type osFiles struct{}
+
+func (osFiles) Stat(name string) (fs.FileInfo, error) { return os.Stat(name) }
+func (osFiles) Open(name string) (*os.File, error)    { return os.Open(name) }
+
 // readBounded reads at most MaxChangeBytes of a regular file: a FIFO or a device named as
 // a spec must not hang or flood the loader.
-func readBounded(path string) ([]byte, error) {
+func readBounded(fsys files, path string) ([]byte, error) {
 	// Stat before opening: opening a FIFO blocks until someone writes to it.
-	st, err := os.Stat(path)
+	st, err := fsys.Stat(path)
 	if err != nil {
 		return nil, err
 	}
 	if !st.Mode().IsRegular() {
 		return nil, &fs.PathError{Op: "read", Path: path, Err: errNotRegular}
 	}
-	f, err := os.Open(path)
+	f, err := fsys.Open(path)
 	if err != nil {
 		return nil, err
 	}
@@ -299,11 +310,14 @@ func decodeChange(doc any) (*ChangeSpec, error) {
 	return &c, nil
 }
 
-// embedReleases reads each release step's spec file relative to dir, validates it with
-// the release loader and embeds it. Every problem names the step's spec field; the
-// release spec's own errors keep their file and line.
+// embedReleases reads each release step's spec file beneath dir, validates it with the
+// release loader and embeds it. Every problem names the step's spec field; the release
+// spec's own errors keep their file and line. Files outside dir (.., absolute or
+// symbolic links leading out) are refused: a change reviewed in a pull request must not
+// make the validator print pieces of the runner's other files.
 func embedReleases(c *ChangeSpec, dir string, lines map[string]int) []FieldError {
 	var errs []FieldError
+	var root *os.Root
 	for i := range c.Steps {
 		r := c.Steps[i].Release
 		if r == nil {
@@ -313,8 +327,20 @@ func embedReleases(c *ChangeSpec, dir string, lines map[string]int) []FieldError
 		add := func(msg string) {
 			errs = append(errs, FieldError{Path: path, Message: msg, Line: lines[path]})
 		}
-		file := filepath.Join(dir, filepath.FromSlash(r.File))
-		data, err := readBounded(file)
+		file := filepath.FromSlash(r.File)
+		if !filepath.IsLocal(file) {
+			add(fmt.Sprintf("%s is outside the change file's directory; keep release specs beside or beneath the change", r.File))
+			continue
+		}
+		if root == nil {
+			var err error
+			if root, err = os.OpenRoot(dir); err != nil {
+				add(fmt.Sprintf("cannot open the change file's directory: %v", err))
+				continue
+			}
+			defer root.Close()
+		}
+		data, err := readBounded(root, file)
 		if err != nil {
 			var ve *ValidationError
 			switch {

@@ -287,17 +287,22 @@ steps:
 	require.Equal(t, [][]string{{"backup", "api", "notes"}, {"docs", "expand"}, {"web"}, {"web-sanity"}}, c.Order())
 }
 
-// A release spec that is a FIFO or a device is refused at once, never read.
-func TestReleaseSpecNotRegularFile(t *testing.T) {
+// A release spec that is a FIFO is refused at once, never opened; one outside the change
+// file's directory (.., a symbolic link leading out) is never read, so that validating a
+// change from a pull request cannot print pieces of the runner's files.
+func TestReleaseSpecNotRegularOrOutside(t *testing.T) {
 	dir := t.TempDir()
 	require.NoError(t, syscall.Mkfifo(filepath.Join(dir, "fifo.yaml"), 0o600))
 	require.NoError(t, os.Symlink("/dev/zero", filepath.Join(dir, "zero.yaml")))
+	require.NoError(t, os.Symlink("../../../../../../etc/passwd", filepath.Join(dir, "up.yaml")))
 	change := []byte(`
 change: c
 environment: prod
 steps:
   - { id: api, release: { spec: fifo.yaml, version: v2 } }
   - { id: web, release: { spec: zero.yaml, version: v2 } }
+  - { id: up, release: { spec: up.yaml, version: v2 } }
+  - { id: dots, release: { spec: ../../etc/passwd, version: v2 } }
 `)
 	err := withinWatchdog(t, func() error {
 		_, err := schemas.ParseChange(change, dir)
@@ -305,8 +310,11 @@ steps:
 	})
 	requireFieldErrors(t, err, []wantedError{
 		{"steps[0].release.spec", "fifo.yaml: not a regular file"},
-		{"steps[1].release.spec", "zero.yaml: not a regular file"},
+		{"steps[1].release.spec", "zero.yaml: path escapes from parent"},
+		{"steps[2].release.spec", "up.yaml: path escapes from parent"},
+		{"steps[3].release.spec", "../../etc/passwd is outside the change file's directory"},
 	})
+	require.NotContains(t, err.Error(), "root:", "nothing of /etc/passwd is shown")
 }
 
 func changeSchemaDoc(t *testing.T) map[string]any {
