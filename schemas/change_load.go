@@ -18,7 +18,7 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// ChangeSchemaJSON is change.schema.json, for editors and `zerodown schema`.
+// ChangeSchemaJSON is change.schema.json, for tools that want the schema without the file.
 //
 //go:embed change.schema.json
 var ChangeSchemaJSON []byte
