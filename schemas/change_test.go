@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -163,14 +164,21 @@ func requireFieldErrors(t *testing.T, err error, wants []wantedError) {
 	}
 }
 
-// withinWatchdog runs f and fails the test if it has not returned in a generous bound: a
-// hostile spec must not hang or blow up the loader.
+// withinWatchdog runs f and fails the test if it has not returned in a generous bound or
+// allocated more than maxAlloc: a hostile spec must not hang or blow up the loader.
 func withinWatchdog(t *testing.T, f func() error) error {
 	t.Helper()
+	const maxAlloc = 256 << 20
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
 	done := make(chan error, 1)
 	go func() { done <- f() }()
 	select {
 	case err := <-done:
+		runtime.ReadMemStats(&after)
+		alloc := after.TotalAlloc - before.TotalAlloc
+		t.Logf("allocated %.1f MiB", float64(alloc)/(1<<20))
+		require.Less(t, alloc, uint64(maxAlloc), "allocated more than %d MiB", maxAlloc>>20)
 		return err
 	case <-time.After(30 * time.Second):
 		t.Fatal("still validating after 30s")
