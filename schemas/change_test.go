@@ -453,3 +453,32 @@ func TestLargestChangeValidates(t *testing.T) {
 	t.Logf("validated and ordered %d steps in %s", len(c.Steps), time.Since(start))
 	require.Len(t, waves, migrations+schemas.MaxChangeSteps-migrations, "a chain of migrations, then a chain of releases")
 }
+
+// The workflow records ValidateChange's refusal, so its words must not depend on map order,
+// for the schema's errors and for the rules between fields alike.
+func TestValidateChangeWordsAreStable(t *testing.T) {
+	schemaInvalid := &schemas.ChangeSpec{Name: "stable", Environment: "prod", Steps: []schemas.Step{
+		{ID: "Bad Id", After: []string{"x", "x"}, Command: &schemas.CommandStep{}, Check: &schemas.CheckStep{}},
+		{ID: "b", Check: &schemas.CheckStep{HTTP: &schemas.HTTPCheck{URL: "ftp://x", Expect: 7}, Command: []string{""}, Retries: -1}},
+		{ID: "c", Confirm: &schemas.ConfirmStep{OnTimeout: "later"}},
+		{ID: "d", Migration: &schemas.MigrationStep{Contract: []string{"x"}}},
+	}}
+	rulesInvalid := &schemas.ChangeSpec{Name: "stable", Environment: "prod", Steps: []schemas.Step{
+		{ID: "a", After: []string{"c", "zz"}, Command: &schemas.CommandStep{Run: []string{"x"}}},
+		{ID: "b", After: []string{"a"}, Confirm: &schemas.ConfirmStep{
+			Approvers: []string{"group:a", "Bob", "bob ", "group:nope"},
+			Groups:    map[string][]string{"z": {"p"}, "a": {"q", "Q"}, "m": {"r"}, "k": {"s"}, "-": {"t"}},
+			Count:     9,
+		}},
+		{ID: "c", After: []string{"b"}, Migration: &schemas.MigrationStep{Expand: []string{"x"}, Contract: []string{"x"}, ContractAfter: []string{"a", "b", "zz"}}},
+		{ID: "c", Command: &schemas.CommandStep{Run: []string{"x"}}},
+	}}
+	for _, c := range []*schemas.ChangeSpec{schemaInvalid, rulesInvalid} {
+		first := schemas.ValidateChange(c)
+		require.Error(t, first)
+		t.Log(first)
+		for range 50 {
+			require.Equal(t, first.Error(), schemas.ValidateChange(c).Error())
+		}
+	}
+}

@@ -51,12 +51,29 @@ func ValidateChange(c *ChangeSpec) error {
 		return err
 	}
 	if err := validateAgainst(cs, doc, nil); err != nil {
-		return err
+		return inOneOrder(err)
 	}
 	if errs := changeSemantics(c, nil, true); len(errs) > 0 {
-		return &ValidationError{Errors: sorted(errs)}
+		return inOneOrder(&ValidationError{Errors: sorted(errs)})
 	}
 	return nil
+}
+
+// inOneOrder orders a ValidationError's fields by path, then message, so that its text is
+// the same on every run (the workflow records it): the schema validator may report two
+// problems of one field in either order.
+func inOneOrder(err error) error {
+	ve, ok := err.(*ValidationError)
+	if !ok {
+		return err
+	}
+	slices.SortStableFunc(ve.Errors, func(a, b FieldError) int {
+		if c := strings.Compare(a.Path, b.Path); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Message, b.Message)
+	})
+	return ve
 }
 
 // changeSemantics holds the rules JSON Schema cannot say. It runs on a schema-valid change.
