@@ -207,14 +207,14 @@ func readBounded(fsys files, path string) ([]byte, error) {
 		return nil, &fs.PathError{Op: "read", Path: path, Err: errNotRegular}
 	}
 	if st.Size() > MaxChangeBytes {
-		return nil, oneError("", 0, fmt.Sprintf("%s is %d bytes; a spec file may be at most 1 MiB (%d bytes)", filepath.Base(path), st.Size(), MaxChangeBytes))
+		return nil, oneError("", 0, fmt.Sprintf("the file is %d bytes; change and release spec files are at most 1 MiB (%d bytes)", st.Size(), MaxChangeBytes))
 	}
 	data, err := io.ReadAll(io.LimitReader(f, MaxChangeBytes+1))
 	if err != nil {
 		return nil, err
 	}
 	if len(data) > MaxChangeBytes {
-		return nil, oneError("", 0, fmt.Sprintf("%s grew past 1 MiB while being read", filepath.Base(path)))
+		return nil, oneError("", 0, "the file grew past 1 MiB while being read; change and release spec files are at most 1 MiB")
 	}
 	return data, nil
 }
@@ -347,7 +347,7 @@ func embedReleases(c *ChangeSpec, dir string, lines map[string]int) []FieldError
 			case errors.Is(err, fs.ErrNotExist):
 				add(fmt.Sprintf("%s: no such file (release specs are read relative to the change file's directory)", r.File))
 			case errors.As(err, &ve):
-				add(ve.Error())
+				add(r.File + ": " + ve.Error())
 			default:
 				var pe *fs.PathError
 				if errors.As(err, &pe) {

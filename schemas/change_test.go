@@ -482,3 +482,16 @@ func TestValidateChangeWordsAreStable(t *testing.T) {
 		}
 	}
 }
+
+// Files past 1 MiB are refused before they are read, the change's and its specs' alike.
+func TestChangeFilesOver1MiB(t *testing.T) {
+	dir := t.TempDir()
+	big := "# " + strings.Repeat("z", schemas.MaxChangeBytes) + "\n"
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "big.yaml"), []byte("change: c\n"+big), 0o600))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "spec.yaml"), []byte("service: api\n"+big), 0o600))
+	_, err := schemas.LoadChange(filepath.Join(dir, "big.yaml"))
+	requireFieldErrors(t, err, []wantedError{{"", "the file is 1048589 bytes; change and release spec files are at most 1 MiB"}})
+
+	_, err = schemas.ParseChange([]byte("change: c\nenvironment: prod\nsteps: [{id: a, release: {spec: spec.yaml, version: v1}}]\n"), dir)
+	requireFieldErrors(t, err, []wantedError{{"steps[0].release.spec", "spec.yaml: the file is 1048592 bytes"}})
+}
