@@ -87,7 +87,8 @@ func LoadChange(path string) (*ChangeSpec, error) {
 
 // ParseChange turns a YAML (or JSON) document into a validated ChangeSpec with every
 // default filled and every release step's spec read (relative to dir), validated and
-// embedded, so that the change's workflow never reads a file. When the document is not a
+// embedded, so that the change's workflow never reads a file (dir "" is the current
+// directory). When the document is not a
 // valid change the error is a *ValidationError naming each field that is wrong.
 func ParseChange(data []byte, dir string) (*ChangeSpec, error) {
 	if len(data) > MaxChangeBytes {
@@ -333,6 +334,9 @@ func embedReleases(c *ChangeSpec, dir string, lines map[string]int) []FieldError
 			continue
 		}
 		if root == nil {
+			if dir == "" {
+				dir = "."
+			}
 			var err error
 			if root, err = os.OpenRoot(dir); err != nil {
 				add(fmt.Sprintf("cannot open the change file's directory: %v", err))
