@@ -133,6 +133,7 @@ file); --address and --namespace override it.
 		a.workerCommand(),
 		a.localcloudCommand(),
 		a.slackBridgeCommand(),
+		a.changeCommand(),
 	)
 	return root
 }
