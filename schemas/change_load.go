@@ -41,7 +41,7 @@ const (
 
 // The defaults of a change, each also stated with `default` in change.schema.json.
 const (
-	defaultHoldTimeout      = time.Hour
+	defaultHoldTimeout      = 48 * time.Hour
 	defaultCommandTimeout   = 10 * time.Minute
 	defaultCheckRetries     = 3
 	defaultCheckInterval    = 10 * time.Second

@@ -82,7 +82,7 @@ steps:
   - { id: e, migration: { expand: [/bin/true] } }
 `), t.TempDir())
 	require.NoError(t, err)
-	require.Equal(t, time.Hour, c.HoldTimeout.D())
+	require.Equal(t, 48*time.Hour, c.HoldTimeout.D())
 	require.Equal(t, 10*time.Minute, c.Steps[0].Command.Timeout.D())
 	b := c.Steps[1].Check
 	require.Equal(t, 3, b.Retries)
@@ -99,7 +99,7 @@ steps:
 
 	// The accessors give the same values for a change built in code.
 	var zero schemas.ChangeSpec
-	require.Equal(t, time.Hour, zero.HoldTimeoutOrDefault())
+	require.Equal(t, 48*time.Hour, zero.HoldTimeoutOrDefault())
 	require.Equal(t, 10*time.Minute, schemas.CommandStep{}.TimeoutOrDefault())
 	require.Equal(t, 10*time.Second, schemas.CheckStep{}.IntervalOrDefault())
 	require.Equal(t, 30*time.Second, schemas.CheckStep{}.TimeoutOrDefault())

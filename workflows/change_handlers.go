@@ -108,7 +108,7 @@ func (c *change) validateConfirm(req ConfirmRequest) error {
 	for _, cf := range s.st.Confirmations {
 		who = append(who, cf.By)
 	}
-	if err := confirmPolicy(s.spec.Confirm).CheckApprove(c.st.ChangeID+" step "+s.spec.ID, req.By, c.st.StartedBy, who); err != nil {
+	if err := s.spec.Confirm.Approval().CheckApprove(c.st.ChangeID+" step "+s.spec.ID, req.By, c.st.StartedBy, who); err != nil {
 		return err
 	}
 	if len(req.Comment) > maxCommentLen {
@@ -160,7 +160,7 @@ func (c *change) validateReject(req RejectRequest) error {
 	if len(req.Reason) > maxCommentLen {
 		return fmt.Errorf("reason: %d bytes, at most %d", len(req.Reason), maxCommentLen)
 	}
-	return confirmPolicy(s.spec.Confirm).CheckActor(c.st.ChangeID+" step "+s.spec.ID, req.By, "reject")
+	return s.spec.Confirm.Approval().CheckActor(c.st.ChangeID+" step "+s.spec.ID, req.By, "reject")
 }
 
 func (c *change) onReject(ctx workflow.Context, req RejectRequest) string {

@@ -102,7 +102,7 @@ func (c *change) command(ctx workflow.Context, s *stepRun, action string, args, 
 func (c *change) check(ctx workflow.Context, s *stepRun) error {
 	ck := s.spec.Check
 	in := activities.ProbeInput{Change: c.st.ChangeID, Step: s.spec.ID, HTTP: ck.HTTP, Command: ck.Command, Env: ck.Env, Timeout: ck.TimeoutOrDefault()}
-	tries := ck.RetriesOrDefault() + 1
+	tries := ck.Tries()
 	var err error
 	for try := 1; try <= tries; try++ {
 		if try > 1 {
@@ -129,10 +129,10 @@ func (c *change) check(ctx workflow.Context, s *stepRun) error {
 func (c *change) confirm(ctx workflow.Context, s *stepRun) error {
 	cf := s.spec.Confirm
 	timeout := cf.TimeoutOrDefault()
-	s.st.Required = cf.CountOrDefault()
+	s.st.Required = cf.RequiredConfirmations()
 	s.st.Deadline = workflow.Now(ctx).Add(timeout)
 	c.event(ctx, timeline.KindConfirmAsked, "", fmt.Sprintf("%s: waiting for %d confirmation(s) from %s (checklist: %v; timeout %s, then %s)",
-		s.spec.ID, s.st.Required, confirmPolicy(cf).ApproversLabel(), cf.Checklist, timeout, cf.OnTimeoutOrDefault()))
+		s.spec.ID, s.st.Required, cf.Approval().ApproversLabel(), cf.Checklist, timeout, cf.OnTimeoutOrDefault()))
 	decided, err := workflow.AwaitWithTimeout(ctx, timeout, func() bool {
 		return s.rejected != nil || len(s.st.Confirmations) >= s.st.Required
 	})
@@ -150,11 +150,6 @@ func (c *change) confirm(ctx workflow.Context, s *stepRun) error {
 		s.st.Message = fmt.Sprintf("confirmed by %d", len(s.st.Confirmations))
 	}
 	return nil
-}
-
-// confirmPolicy is a confirm step's approvers as the release approval policy reads them.
-func confirmPolicy(cf *schemas.ConfirmStep) schemas.Approval {
-	return schemas.Approval{Required: true, Approvers: cf.Approvers, Groups: cf.Groups, Count: cf.Count}
 }
 
 // commandOptions run a command or a probe for its timeout; a worker that dies is noticed

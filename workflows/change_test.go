@@ -78,9 +78,9 @@ func (h *changeHarness) night() schemas.ChangeSpec {
 		Steps: []schemas.Step{
 			{ID: "backup", Command: &schemas.CommandStep{Run: h.sh("backup"), Undo: h.sh("restore")}},
 			{ID: "expand", Migration: &schemas.MigrationStep{Expand: h.sh("expand"), Undo: h.sh("unexpand"), Contract: h.sh("contract"), ContractAfter: []string{"api", "web"}}},
-			{ID: "api", After: []string{"expand", "backup"}, Release: &schemas.ReleaseStep{Spec: releaseSpec("api"), Version: "v2"}},
+			{ID: "api", After: []string{"expand", "backup"}, Release: &schemas.ReleaseStep{File: "api.yaml", Spec: releaseSpec("api"), Version: "v2"}},
 			{ID: "api-sanity", After: []string{"api"}, Check: &schemas.CheckStep{Command: []string{"true"}}},
-			{ID: "web", After: []string{"api-sanity"}, Release: &schemas.ReleaseStep{Spec: releaseSpec("web"), Version: "v2"}},
+			{ID: "web", After: []string{"api-sanity"}, Release: &schemas.ReleaseStep{File: "web.yaml", Spec: releaseSpec("web"), Version: "v2"}},
 			{ID: "landing", After: []string{"web"}, Confirm: &schemas.ConfirmStep{Approvers: []string{"client"}, Checklist: []string{"orders", "invoices"}, Timeout: schemas.Duration(3 * time.Hour)}},
 		},
 	}
