@@ -173,7 +173,7 @@ func instance(s Server) fleet.Instance {
 	return fleet.Instance{
 		ID:          s.Name,
 		Address:     s.Address,
-		Healthy:     s.Up,
+		Healthy:     s.Healthy(),
 		Attached:    s.Admin == StateReady,
 		Draining:    s.Admin != StateReady && conns > 0,
 		Connections: conns,
@@ -357,12 +357,40 @@ func (f *Fleet) setState(ctx context.Context, ids []string, s AdminState) error 
 	if err := f.known(ctx, ids); err != nil {
 		return err
 	}
+	var servers map[string]Server
+	if s != StateMaint {
+		list, err := f.servers(ctx)
+		if err != nil {
+			return err
+		}
+		servers = make(map[string]Server, len(list))
+		for _, srv := range list {
+			servers[srv.Name] = srv
+		}
+	}
 	for _, id := range ids {
+		if srv, ok := servers[id]; ok && srv.Admin == StateMaint && srv.Checked {
+			if err := f.leaveMaintenance(ctx, id); err != nil {
+				return err
+			}
+		}
 		if err := f.api.SetState(ctx, f.backend, id, s); err != nil {
 			return f.wrap(err)
 		}
 	}
 	return nil
+}
+
+// leaveMaintenance puts a server from maintenance into drain, forgetting the verdict
+// of its last check. HAProxy would otherwise call it up at once on the strength of a
+// check made before maintenance, that is before the server was upgraded; forced down,
+// it is up only once a check passes on what it runs now. It takes no traffic between
+// the two commands: drain.
+func (f *Fleet) leaveMaintenance(ctx context.Context, id string) error {
+	if err := f.api.SetState(ctx, f.backend, id, StateDrain); err != nil {
+		return f.wrap(err)
+	}
+	return f.wrap(f.api.SetHealthDown(ctx, f.backend, id))
 }
 
 // known refuses IDs that are not servers of the fleet: zerodown acts only on the

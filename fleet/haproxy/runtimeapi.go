@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -51,7 +52,7 @@ func NewClient(addr string) (*Client, error) {
 		c.network, c.address = "unix", addr
 	default:
 		host, port, err := net.SplitHostPort(addr)
-		if err != nil || host == "" || port == "" {
+		if n, perr := strconv.Atoi(port); err != nil || perr != nil || host == "" || n < 1 || n > 65535 {
 			return nil, fmt.Errorf("runtime API address %q is neither an absolute socket path nor host:port", addr)
 		}
 		c.network, c.address = "tcp", addr
@@ -153,6 +154,15 @@ func (c *Client) SetState(ctx context.Context, backend, server string, s AdminSt
 		return err
 	}
 	return c.expect(ctx, fmt.Sprintf("set server %s/%s state %s", backend, server, s), "")
+}
+
+// SetHealthDown forces a server's health down: HAProxy's checks must then pass (rise
+// times) before it is up again.
+func (c *Client) SetHealthDown(ctx context.Context, backend, server string) error {
+	if err := checkNames(backend, server); err != nil {
+		return err
+	}
+	return c.expect(ctx, fmt.Sprintf("set server %s/%s health down", backend, server), "")
 }
 
 // SetWeight sets a server's weight (0 to 256).

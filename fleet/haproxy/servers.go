@@ -14,9 +14,10 @@ type Server struct {
 	Name    string
 	Address string // host:port HAProxy sends traffic to
 	Admin   AdminState
-	// Up is HAProxy's operational verdict: its checks pass (or it has none). A server
-	// in maintenance is never up: its checks are paused.
+	// Up is HAProxy's operational state. A server in maintenance is never up.
 	Up bool
+	// Checked says HAProxy health-checks the server (check configured and enabled).
+	Checked bool
 	// CheckStatus, CheckDesc and LastCheck are HAProxy's words for the last check
 	// (L7OK, "Layer7 check passed", "HTTP status check returned code <503>").
 	CheckStatus, CheckDesc, LastCheck string
@@ -36,6 +37,12 @@ const (
 	admForcedDrain     = 0x08
 	admInheritedDrain  = 0x10
 	admResolutionMaint = 0x20
+)
+
+// Check state bits of srv_check_state.
+const (
+	chkConfigured = 0x02
+	chkEnabled    = 0x04
 )
 
 // Operational states of srv_op_state.
@@ -83,6 +90,11 @@ func (c *Client) Servers(ctx context.Context, backend string) ([]Server, error) 
 			return nil, err
 		}
 		s.Up = s.Admin != StateMaint && (op == opRunning || op == opStarting)
+		check, err := atoi(st, "srv_check_state")
+		if err != nil {
+			return nil, err
+		}
+		s.Checked = check&(chkConfigured|chkEnabled) == chkConfigured|chkEnabled
 		if s.Weight, err = atoi(st, "srv_uweight"); err != nil {
 			return nil, err
 		}
@@ -94,7 +106,9 @@ func (c *Client) Servers(ctx context.Context, backend string) ([]Server, error) 
 		if !ok {
 			continue
 		}
-		s.CheckStatus, s.CheckDesc, s.LastCheck = stat["check_status"], stat["check_desc"], stat["last_chk"]
+		// "* " marks a check in progress; the status is still the last one's.
+		s.CheckStatus = strings.TrimPrefix(stat["check_status"], "* ")
+		s.CheckDesc, s.LastCheck = stat["check_desc"], stat["last_chk"]
 		if s.Sessions, err = atoi(stat, "scur"); err != nil {
 			return nil, err
 		}
@@ -182,4 +196,21 @@ func atoi(row map[string]string, field string) (int, error) {
 		return 0, fmt.Errorf("haproxy field %s is %q, not a number", field, v)
 	}
 	return n, nil
+}
+
+// Healthy is HAProxy's verdict: up, and its last health check passed. HAProxy starts
+// servers up before it has checked them (they must fail "fall" checks to go down), so
+// being up is not enough where there is a check: a check must have passed.
+func (s Server) Healthy() bool {
+	if !s.Up {
+		return false
+	}
+	if !s.Checked {
+		return true
+	}
+	switch s.CheckStatus {
+	case "L4OK", "L6OK", "L7OK", "L7OKC":
+		return true
+	}
+	return false
 }

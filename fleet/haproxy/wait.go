@@ -34,7 +34,7 @@ func (f *Fleet) WaitHealthy(ctx context.Context, ids []string) error {
 		case s.Admin == StateMaint:
 			return false, "", fmt.Errorf("%w: %s is in maintenance, where HAProxy does not check it: set it to drain (no traffic, checks run) before waiting for it to be healthy", fleet.ErrInvalidConfig, s.Name)
 		}
-		return s.Up, checkWords(s), nil
+		return s.Healthy(), checkWords(s), nil
 	})
 }
 
@@ -91,8 +91,9 @@ func (f *Fleet) waitFor(ctx context.Context, ids []string, what string, done fun
 		switch {
 		case errors.Is(err, ErrUnreachable):
 			fleet.Progress(ctx, fmt.Sprintf("waiting for %s to be %s: %v", strings.Join(ids, ", "), what, err))
-		case err != nil:
+		case err != nil && ctx.Err() == nil:
 			return err
+		case err != nil: // ctx ended during the poll: said below
 		default:
 			byName := make(map[string]Server, len(servers))
 			for _, s := range servers {
