@@ -28,6 +28,7 @@ func TestRestartMidWaitCarriesOn(t *testing.T) {
 	ws, v := dialWS(t, w.hx.URL, "restart")
 	require.Equal(t, "v1", v)
 	require.NoError(t, w.fleet.Attach(ctx, []string{"b"}))
+	w.waitInstance(t, "b", "healthy again", func(in fleet.Instance) bool { return in.Healthy })
 	require.NoError(t, w.fleet.Detach(ctx, []string{"a"}))
 
 	var p progress
@@ -58,10 +59,12 @@ func TestRestartMidWaitCarriesOn(t *testing.T) {
 	// The new process has the state of the old one: a drained, b in service.
 	a := w.waitInstance(t, "a", "checked by the new process", func(in fleet.Instance) bool { return in.Healthy })
 	require.False(t, a.Attached, "a is still drained after the restart")
+	w.waitInstance(t, "b", "checked by the new process", func(in fleet.Instance) bool { return in.Healthy && in.Attached })
 	require.Equal(t, map[string]int{"v2": 10}, servedBy(t, w.hx.URL+"/healthz", 10))
 
 	// And the provider goes on driving it.
 	require.NoError(t, w.fleet.Attach(ctx, []string{"a"}))
+	w.waitInstance(t, "a", "attached", func(in fleet.Instance) bool { return in.Healthy && in.Attached })
 	require.Equal(t, map[string]int{"v1": 5, "v2": 5}, servedBy(t, w.hx.URL+"/healthz", 10))
 }
 
@@ -78,6 +81,7 @@ func TestReloadKeepsStateAndOldSessions(t *testing.T) {
 	ws, v := dialWS(t, w.hx.URL, "reload")
 	require.Equal(t, "v1", v)
 	require.NoError(t, w.fleet.Attach(ctx, []string{"b"}))
+	w.waitInstance(t, "b", "healthy again", func(in fleet.Instance) bool { return in.Healthy })
 	require.NoError(t, w.fleet.SetWeights(ctx, map[string]int{"v1": 25, "v2": 75}))
 	old := w.hx.PID()
 
