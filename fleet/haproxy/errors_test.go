@@ -4,6 +4,7 @@ package haproxy_test
 
 import (
 	"context"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -55,6 +56,27 @@ func TestRuntimeAPIErrorsAreHAProxysWords(t *testing.T) {
 	_, err = w.fleet.Launch(ctx, fleet.LaunchRequest{Key: "k", Version: "v2", Count: 1})
 	require.ErrorIs(t, err, fleet.ErrInvalidConfig)
 	require.ErrorIs(t, w.fleet.Terminate(ctx, []string{"a"}), fleet.ErrInvalidConfig)
+}
+
+// TestRefusalsOfTheConfiguration: a socket below level admin, and a backend that
+// cannot take dynamic servers, are configuration errors, in HAProxy's words.
+func TestRefusalsOfTheConfiguration(t *testing.T) {
+	needServers(t)
+	ctx := context.Background()
+	d := haproxytest.StartDemo(t, demoBin, "", "v1", filepath.Join(t.TempDir(), "board.db"))
+	hx := haproxytest.Start(t, haproxytest.Config{Servers: []haproxytest.Server{{Name: "a", Addr: d.Addr}}, Level: "operator", Balance: "static-rr"})
+	f, err := haproxy.New(&schemas.HAProxySpec{RuntimeAPI: hx.Socket, Backend: hx.Backend, Servers: []schemas.HAProxyServer{{Name: "a"}}}, nil)
+	require.NoError(t, err)
+	_, err = f.Describe(ctx)
+	require.NoError(t, err, "reading needs no more than operator")
+	err = f.Detach(ctx, []string{"a"})
+	require.ErrorIs(t, err, fleet.ErrInvalidConfig)
+	require.ErrorContains(t, err, "needs `level admin`")
+	require.ErrorContains(t, err, "Permission denied")
+
+	admin := haproxytest.Start(t, haproxytest.Config{Balance: "static-rr"})
+	err = admin.Client().AddServer(ctx, admin.Backend, "b", d.Addr)
+	require.ErrorContains(t, err, "Backend must use a dynamic load balancing to support dynamic servers.")
 }
 
 // TestWaitHealthyReportsHAProxysChecks waits on a server whose health check fails: the

@@ -420,6 +420,8 @@ const (
 	replyNoBackend  = "No such backend."
 	replyCantFind   = "Can't find backend."
 	replyPermission = "Permission denied"
+	// replyStaticBackend starts the refusal to add a server to a static-rr or hashed backend.
+	replyStaticBackend = "Backend must use a dynamic load balancing"
 )
 
 // wrap marks HAProxy's refusals that no retry can fix, keeping its words.
@@ -433,6 +435,8 @@ func (f *Fleet) wrap(err error) error {
 		return fmt.Errorf("%w: %w", fleet.ErrNotFound, err)
 	case re.Reply == replyNoBackend, re.Reply == replyCantFind, strings.HasPrefix(re.Reply, "No such proxy"):
 		return fmt.Errorf("%w: backend %s (target.haproxy.backend): %w", fleet.ErrInvalidConfig, f.backend, err)
+	case strings.HasPrefix(re.Reply, replyStaticBackend):
+		return fmt.Errorf("%w: backend %s must use a dynamic algorithm (roundrobin, leastconn, random, first) for launched instances: %w", fleet.ErrInvalidConfig, f.backend, err)
 	case strings.HasPrefix(re.Reply, replyPermission):
 		return fmt.Errorf("%w: the stats socket at %s needs `level admin`: %w", fleet.ErrInvalidConfig, f.api.Address(), err)
 	}

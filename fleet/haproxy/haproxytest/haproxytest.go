@@ -63,6 +63,10 @@ type Config struct {
 	CheckInterval time.Duration
 	// HealthPath is what the checks GET; default /healthz.
 	HealthPath string
+	// Balance is the backend's algorithm; default roundrobin.
+	Balance string
+	// Level is the stats socket's level; default admin.
+	Level string
 }
 
 // HAProxy is a running HAProxy and the files it uses.
@@ -88,7 +92,7 @@ type process struct {
 }
 
 const configTemplate = `global
-    stats socket {{.Socket}} level admin
+    stats socket {{.Socket}} level {{.Level}}
     server-state-file {{.StateFile}}
     # An old process left by a reload (-sf) ends within this, even with WebSockets open.
     hard-stop-after 30s
@@ -108,7 +112,7 @@ frontend fe
     default_backend {{.Backend}}
 
 backend {{.Backend}}
-    balance roundrobin
+    balance {{.Balance}}
     option httpchk GET {{.HealthPath}}
     http-check expect status 200
     default-server inter {{.Inter}} fall 2 rise 1
@@ -134,6 +138,12 @@ func Start(tb testing.TB, cfg Config) *HAProxy {
 	if cfg.HealthPath == "" {
 		cfg.HealthPath = "/healthz"
 	}
+	if cfg.Balance == "" {
+		cfg.Balance = "roundrobin"
+	}
+	if cfg.Level == "" {
+		cfg.Level = "admin"
+	}
 	// Unix socket paths are limited to about 100 bytes: t.TempDir's can be longer.
 	dir, err := os.MkdirTemp("", "haproxytest-")
 	if err != nil {
@@ -157,7 +167,8 @@ func Start(tb testing.TB, cfg Config) *HAProxy {
 	err = template.Must(template.New("cfg").Parse(configTemplate)).Execute(&b, map[string]any{
 		"Socket": h.Socket, "StateFile": h.StateFile, "Frontend": fmt.Sprintf("127.0.0.1:%d", port),
 		"Backend": cfg.Backend, "HealthPath": cfg.HealthPath, "Servers": cfg.Servers,
-		"Inter": fmt.Sprintf("%dms", cfg.CheckInterval.Milliseconds()),
+		"Inter":   fmt.Sprintf("%dms", cfg.CheckInterval.Milliseconds()),
+		"Balance": cfg.Balance, "Level": cfg.Level,
 	})
 	if err != nil {
 		tb.Fatal(err)
