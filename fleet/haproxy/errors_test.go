@@ -114,5 +114,5 @@ func TestWaitHealthyReportsHAProxysChecks(t *testing.T) {
 	defer cancel()
 	err = w.fleet.WaitHealthy(short, []string{"a"})
 	require.ErrorIs(t, err, context.DeadlineExceeded)
-	require.ErrorContains(t, err, "a (L7STS: Layer7 wrong status: Service Unavailable)")
+	require.ErrorContains(t, err, "a (L7STS: Layer7 wrong status")
 }

@@ -41,8 +41,14 @@ type world struct {
 // and an HAProxy whose backend lists them, and the fleet of those fixed servers.
 func newWorld(t *testing.T, servers []demoServer) *world {
 	t.Helper()
+	return newWorldWith(t, haproxytest.Config{}, servers)
+}
+
+// newWorldWith is newWorld with an HAProxy configured by cfg (its servers added); the
+// fleet speaks to the master CLI when there is one.
+func newWorldWith(t *testing.T, cfg haproxytest.Config, servers []demoServer) *world {
+	t.Helper()
 	w := &world{demos: map[string]*haproxytest.Demo{}, store: filepath.Join(t.TempDir(), "board.db")}
-	var cfg haproxytest.Config
 	var spec schemas.HAProxySpec
 	for _, s := range servers {
 		d := haproxytest.StartDemo(t, demoBin, "", s.version, w.store, s.args...)
@@ -52,6 +58,9 @@ func newWorld(t *testing.T, servers []demoServer) *world {
 	}
 	w.hx = haproxytest.Start(t, cfg)
 	spec.RuntimeAPI, spec.Backend = w.hx.Socket, w.hx.Backend
+	if w.hx.MasterSocket != "" {
+		spec.RuntimeAPI = w.hx.MasterSocket
+	}
 	spec.VersionPath, spec.VersionHeader = "/healthz", versionHeader
 	f, err := haproxy.New(&spec, nil)
 	require.NoError(t, err)

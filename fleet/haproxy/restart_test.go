@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/zerodown/zerodown/fleet"
+	"github.com/zerodown/zerodown/fleet/haproxy/haproxytest"
 )
 
 // TestRestartMidWaitCarriesOn restarts HAProxy while WaitDrained runs: the wait goes
@@ -113,4 +114,49 @@ func TestWithoutStateFileARestartForgetsDrains(t *testing.T) {
 	require.NoError(t, w.fleet.Detach(ctx, []string{"a"}))
 	w.hx.Restart(t, false)
 	w.waitInstance(t, "a", "back in service", func(in fleet.Instance) bool { return in.Attached && in.Healthy })
+}
+
+// TestReloadThroughTheMasterCountsOldWorkersSessions runs HAProxy as Debian does
+// (master-worker, a master CLI) and reloads it while a drained server holds a
+// WebSocket on the old worker: through the master CLI the fleet still counts that
+// session, so WaitDrained waits for it, and ends once it closes.
+func TestReloadThroughTheMasterCountsOldWorkersSessions(t *testing.T) {
+	needServers(t)
+	w := newWorldWith(t, haproxytest.Config{MasterWorker: true}, []demoServer{{name: "a", version: "v1"}, {name: "b", version: "v2"}})
+	ctx := context.Background()
+	api := w.fleet.Client()
+	master, err := api.IsMaster(ctx)
+	require.NoError(t, err)
+	require.True(t, master)
+
+	require.NoError(t, w.fleet.Maintenance(ctx, []string{"b"}))
+	ws, v := dialWS(t, w.hx.URL, "master")
+	require.Equal(t, "v1", v)
+	require.NoError(t, w.fleet.Attach(ctx, []string{"b"}))
+	w.waitInstance(t, "b", "healthy again", func(in fleet.Instance) bool { return in.Healthy })
+	require.NoError(t, w.fleet.Detach(ctx, []string{"a"}))
+
+	w.hx.Reload(t, true)
+	old, err := api.OldWorkers(ctx)
+	require.NoError(t, err)
+	require.Len(t, old, 1, "the old worker stays for the WebSocket")
+	a := w.instance(t, "a")
+	require.False(t, a.Attached, "still drained after the reload")
+	require.Equal(t, 1, a.Connections, "the old worker's session is counted")
+	require.Equal(t, map[string]int{"v2": 10}, servedBy(t, w.hx.URL+"/healthz", 10))
+
+	short, cancel := context.WithTimeout(ctx, time.Second)
+	err = w.fleet.WaitDrained(short, []string{"a"})
+	cancel()
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	require.ErrorContains(t, err, "a (1 sessions)")
+
+	require.NoError(t, ws.Close(websocket.StatusNormalClosure, "done"))
+	long, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	require.NoError(t, w.fleet.WaitDrained(long, []string{"a"}))
+	require.Eventually(t, func() bool {
+		old, err := api.OldWorkers(ctx)
+		return err == nil && len(old) == 0
+	}, 20*time.Second, 50*time.Millisecond, "the old worker leaves once its last session ends")
 }

@@ -9,19 +9,34 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
-// Client talks to HAProxy's Runtime API (a stats socket at level admin), one command
-// per connection: HAProxy answers a command sent without "prompt" and closes, so there
-// is no session to lose when HAProxy reloads or restarts between two commands.
+// Client talks to HAProxy's Runtime API, one command per connection: HAProxy answers
+// a command sent without "prompt" and closes, so there is no session to lose when
+// HAProxy reloads or restarts between two commands. The address is a stats socket at
+// level admin, or the master CLI of master-worker mode (-S, Debian's default
+// /run/haproxy-master.sock): commands then go to the serving worker (@1), and session
+// counts include the old workers a reload left finishing their sessions.
 type Client struct {
 	network, address string
 	// Timeout bounds each command, connection included.
 	Timeout time.Duration
 	// MaxReply bounds the bytes read for one answer.
 	MaxReply int64
+
+	mu   sync.Mutex
+	kind socketKind
 }
+
+type socketKind int
+
+const (
+	kindUnknown socketKind = iota
+	kindStats              // a worker's stats socket
+	kindMaster             // the master CLI
+)
 
 // Defaults of a Client: a show stat of a thousand servers is about 1 MB.
 const (
@@ -90,6 +105,10 @@ func (c *Client) Exec(ctx context.Context, cmd string) (string, error) {
 	if _, err := io.WriteString(conn, cmd+"\n"); err != nil {
 		return "", c.ioError(parent, cmd, err)
 	}
+	// The master CLI answers once it sees the end of the input; a stats socket does not mind.
+	if cw, ok := conn.(interface{ CloseWrite() error }); ok {
+		_ = cw.CloseWrite()
+	}
 	b, err := io.ReadAll(io.LimitReader(conn, c.MaxReply+1))
 	if err != nil {
 		return "", c.ioError(parent, cmd, err)
@@ -113,9 +132,69 @@ func (c *Client) ioError(parent context.Context, cmd string, err error) error {
 	return fmt.Errorf("%w at %s: %q: %v", ErrUnreachable, c.address, cmd, err)
 }
 
+// IsMaster tells whether the address is the master CLI, asking once ("show proc" is a
+// master command; a stats socket does not know it).
+func (c *Client) IsMaster(ctx context.Context) (bool, error) {
+	c.mu.Lock()
+	kind := c.kind
+	c.mu.Unlock()
+	if kind == kindUnknown {
+		out, err := c.Exec(ctx, "show proc")
+		if err != nil {
+			return false, err
+		}
+		kind = kindStats
+		if strings.HasPrefix(out, "#<PID>") {
+			kind = kindMaster
+		}
+		c.mu.Lock()
+		c.kind = kind
+		c.mu.Unlock()
+	}
+	return kind == kindMaster, nil
+}
+
+// run sends a command to the serving worker: as is to a stats socket, prefixed with
+// @1 (the current worker) through the master CLI.
+func (c *Client) run(ctx context.Context, cmd string) (string, error) {
+	master, err := c.IsMaster(ctx)
+	if err != nil {
+		return "", err
+	}
+	if master {
+		return c.Exec(ctx, "@1 "+cmd)
+	}
+	return c.Exec(ctx, cmd)
+}
+
+// OldWorkers lists, through the master CLI, the processes previous reloads left
+// finishing their sessions ("show proc", section "# old workers").
+func (c *Client) OldWorkers(ctx context.Context) ([]int, error) {
+	out, err := c.Exec(ctx, "show proc")
+	if err != nil {
+		return nil, err
+	}
+	var pids []int
+	old := false
+	for _, line := range strings.Split(out, "\n") {
+		if strings.HasPrefix(line, "#") {
+			old = strings.TrimSpace(line) == "# old workers"
+			continue
+		}
+		f := strings.Fields(line)
+		if !old || len(f) < 2 || f[1] != "worker" {
+			continue
+		}
+		if pid, err := strconv.Atoi(f[0]); err == nil {
+			pids = append(pids, pid)
+		}
+	}
+	return pids, nil
+}
+
 // expect runs cmd and fails with HAProxy's words unless its answer, trimmed, is want.
 func (c *Client) expect(ctx context.Context, cmd, want string) error {
-	out, err := c.Exec(ctx, cmd)
+	out, err := c.run(ctx, cmd)
 	if err != nil {
 		return err
 	}
@@ -217,7 +296,7 @@ func (c *Client) ShutdownSessions(ctx context.Context, backend, server string) e
 // server-state file: what to save before a reload so that load-server-state-from-file
 // restores drains, maintenance and weights.
 func (c *Client) ServersState(ctx context.Context) (string, error) {
-	out, err := c.Exec(ctx, "show servers state")
+	out, err := c.run(ctx, "show servers state")
 	if err != nil {
 		return "", err
 	}

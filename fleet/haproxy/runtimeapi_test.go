@@ -39,7 +39,9 @@ func peer(t *testing.T, serve func(net.Conn)) string {
 func TestClientBoundsTimeAndSize(t *testing.T) {
 	ctx := context.Background()
 
-	silent := peer(t, func(c net.Conn) { _, _ = io.Copy(io.Discard, c) })
+	hang := make(chan struct{})
+	t.Cleanup(func() { close(hang) })
+	silent := peer(t, func(c net.Conn) { _, _ = io.Copy(io.Discard, c); <-hang })
 	c, err := haproxy.NewClient(silent)
 	require.NoError(t, err)
 	c.Timeout = 200 * time.Millisecond
@@ -101,7 +103,10 @@ func TestClientRefusesSmuggledCommands(t *testing.T) {
 	require.Empty(t, got, "nothing was sent")
 
 	require.NoError(t, c.SetState(ctx, "web", "a", haproxy.StateDrain))
+	require.Equal(t, "show proc\n", <-got, "is it the master CLI? (it is not: no '#<PID>')")
 	require.Equal(t, "set server web/a state drain\n", <-got)
+	require.NoError(t, c.SetState(ctx, "web", "a", haproxy.StateReady))
+	require.Equal(t, "set server web/a state ready\n", <-got, "asked once")
 }
 
 func TestClientAddresses(t *testing.T) {

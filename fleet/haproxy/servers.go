@@ -60,7 +60,11 @@ func (c *Client) Servers(ctx context.Context, backend string) ([]Server, error) 
 	if err != nil {
 		return nil, err
 	}
-	stats, err := c.serverStats(ctx, backend)
+	stats, err := c.serverStats(ctx, "", backend)
+	if err != nil {
+		return nil, err
+	}
+	leaving, err := c.leavingSessions(ctx, backend)
 	if err != nil {
 		return nil, err
 	}
@@ -115,7 +119,36 @@ func (c *Client) Servers(ctx context.Context, backend string) ([]Server, error) 
 		if s.Queued, err = atoi(stat, "qcur"); err != nil {
 			return nil, err
 		}
+		s.Sessions += leaving[s.Name]
 		out = append(out, s)
+	}
+	return out, nil
+}
+
+// leavingSessions counts, through the master CLI, the sessions (scur + qcur) per
+// server that old workers still hold after a reload: the new worker's stats do not
+// show them, and a drain is not over while they last. Through a stats socket there is
+// no way to reach old workers: nil. A worker that ends while it is asked holds nothing.
+func (c *Client) leavingSessions(ctx context.Context, backend string) (map[string]int, error) {
+	master, err := c.IsMaster(ctx)
+	if err != nil || !master {
+		return nil, err
+	}
+	pids, err := c.OldWorkers(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]int{}
+	for _, pid := range pids {
+		stats, err := c.serverStats(ctx, fmt.Sprintf("@!%d ", pid), backend)
+		if err != nil {
+			continue
+		}
+		for name, row := range stats {
+			scur, _ := atoi(row, "scur")
+			qcur, _ := atoi(row, "qcur")
+			out[name] += scur + qcur
+		}
 	}
 	return out, nil
 }
@@ -124,7 +157,7 @@ func (c *Client) Servers(ctx context.Context, backend string) ([]Server, error) 
 // line starting with '#', then one line of space-separated fields per server.
 func (c *Client) serversState(ctx context.Context, backend string) ([]map[string]string, error) {
 	cmd := "show servers state " + backend
-	out, err := c.Exec(ctx, cmd)
+	out, err := c.run(ctx, cmd)
 	if err != nil {
 		return nil, err
 	}
@@ -153,10 +186,17 @@ func (c *Client) serversState(ctx context.Context, backend string) ([]map[string
 	return rows, nil
 }
 
-// serverStats parses `show stat <backend> 4 -1` (servers only) by server name.
-func (c *Client) serverStats(ctx context.Context, backend string) (map[string]map[string]string, error) {
+// serverStats parses `show stat <backend> 4 -1` (servers only) by server name, from
+// the serving worker, or from the process a master CLI prefix ("@!<pid> ") names.
+func (c *Client) serverStats(ctx context.Context, prefix, backend string) (map[string]map[string]string, error) {
 	cmd := "show stat " + backend + " 4 -1"
-	out, err := c.Exec(ctx, cmd)
+	var out string
+	var err error
+	if prefix == "" {
+		out, err = c.run(ctx, cmd)
+	} else {
+		out, err = c.Exec(ctx, prefix+cmd)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -67,6 +67,9 @@ type Config struct {
 	Balance string
 	// Level is the stats socket's level; default admin.
 	Level string
+	// MasterWorker runs HAProxy as Debian's unit does (-W -S): a master process with a
+	// master CLI (MasterSocket) and a worker that each reload replaces.
+	MasterWorker bool
 }
 
 // HAProxy is a running HAProxy and the files it uses.
@@ -78,12 +81,15 @@ type HAProxy struct {
 	Backend string
 	// StateFile is the server-state file loaded at start (load-server-state-from-file).
 	StateFile string
+	// MasterSocket is the master CLI, in master-worker mode.
+	MasterSocket string
 
 	bin, dir, config, logPath string
 
 	mu      sync.Mutex
 	current *process
 	all     []*process
+	workers map[int]bool // every worker seen, in master-worker mode
 }
 
 type process struct {
@@ -162,6 +168,10 @@ func Start(tb testing.TB, cfg Config) *HAProxy {
 		dir:       dir,
 		config:    filepath.Join(dir, "haproxy.cfg"),
 		logPath:   filepath.Join(dir, "haproxy.log"),
+		workers:   map[int]bool{},
+	}
+	if cfg.MasterWorker {
+		h.MasterSocket = filepath.Join(dir, "master.sock")
 	}
 	var b strings.Builder
 	err = template.Must(template.New("cfg").Parse(configTemplate)).Execute(&b, map[string]any{
@@ -207,7 +217,7 @@ func (h *HAProxy) Client() *haproxy.Client {
 	return c
 }
 
-// PID is the process that serves now.
+// PID is the process started last (the master, in master-worker mode).
 func (h *HAProxy) PID() int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -222,7 +232,11 @@ func (h *HAProxy) start(args ...string) error {
 		return err
 	}
 	defer logf.Close()
-	cmd := exec.Command(h.bin, append([]string{"-db", "-f", h.config}, args...)...)
+	base := []string{"-db", "-f", h.config}
+	if h.MasterSocket != "" {
+		base = append(base, "-W", "-S", h.MasterSocket)
+	}
+	cmd := exec.Command(h.bin, append(base, args...)...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("starting haproxy: %w", err)
@@ -233,13 +247,14 @@ func (h *HAProxy) start(args ...string) error {
 	h.current = p
 	h.all = append(h.all, p)
 	h.mu.Unlock()
-	return h.waitServing(p)
+	return h.waitServing(p, p.cmd.Process.Pid)
 }
 
-// waitServing returns once the process p answers `show info` on the socket.
-func (h *HAProxy) waitServing(p *process) error {
+// waitServing returns once the stats socket is answered by the process p starts: p
+// itself, or in master-worker mode a worker other than notPID (the one a reload
+// replaces).
+func (h *HAProxy) waitServing(p *process, notPID int) error {
 	c := h.Client()
-	want := fmt.Sprintf("Pid: %d\n", p.cmd.Process.Pid)
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		select {
@@ -247,10 +262,20 @@ func (h *HAProxy) waitServing(p *process) error {
 			return fmt.Errorf("haproxy exited on start: %s\n%s", p.cmd.ProcessState, h.Log())
 		default:
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		out, err := c.Exec(ctx, "show info")
-		cancel()
-		if err == nil && strings.Contains(out, want) {
+		pid, err := h.servingPID(c)
+		if err == nil && h.MasterSocket != "" && pid != notPID {
+			err = h.masterLists(pid) // the master CLI is back too (a reload re-executes the master)
+			if err == nil {
+				h.mu.Lock()
+				h.workers[pid] = true
+				h.mu.Unlock()
+				return nil
+			}
+		}
+		if err == nil && pid == p.cmd.Process.Pid {
+			h.mu.Lock()
+			h.workers[pid] = true
+			h.mu.Unlock()
 			return nil
 		}
 		if time.Now().After(deadline) {
@@ -258,6 +283,43 @@ func (h *HAProxy) waitServing(p *process) error {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// masterLists checks that the master CLI answers and lists pid as its current worker.
+func (h *HAProxy) masterLists(pid int) error {
+	c, err := haproxy.NewClient(h.MasterSocket)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	out, err := c.Exec(ctx, "show proc")
+	if err != nil {
+		return err
+	}
+	current, _, _ := strings.Cut(out, "# old workers")
+	if !strings.Contains(current, fmt.Sprintf("\n%d ", pid)) {
+		return fmt.Errorf("the master does not list worker %d yet: %q", pid, out)
+	}
+	return nil
+}
+
+// servingPID is the PID of the process that answers the stats socket.
+func (h *HAProxy) servingPID(c *haproxy.Client) (int, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	out, err := c.Exec(ctx, "show info")
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(out, "\n") {
+		if pid, ok := strings.CutPrefix(line, "Pid: "); ok {
+			var n int
+			_, err := fmt.Sscan(pid, &n)
+			return n, err
+		}
+	}
+	return 0, fmt.Errorf("no Pid in show info: %.200q", out)
 }
 
 // SaveState writes `show servers state` to the server-state file, as an operator's
@@ -283,6 +345,23 @@ func (h *HAProxy) Reload(tb testing.TB, saveState bool) {
 	tb.Helper()
 	if saveState {
 		h.SaveState(tb)
+	}
+	if h.MasterSocket != "" {
+		// The master re-executes itself and starts a new worker; the old one finishes.
+		h.mu.Lock()
+		master := h.current
+		h.mu.Unlock()
+		old, err := h.servingPID(h.Client())
+		if err != nil {
+			tb.Fatal(err)
+		}
+		if err := master.cmd.Process.Signal(syscall.SIGUSR2); err != nil {
+			tb.Fatal(err)
+		}
+		if err := h.waitServing(master, old); err != nil {
+			tb.Fatalf("reloading haproxy: %v", err)
+		}
+		return
 	}
 	old := h.PID()
 	if err := h.start("-sf", fmt.Sprint(old)); err != nil {
@@ -330,10 +409,23 @@ func (h *HAProxy) Stop(tb testing.TB) {
 func (h *HAProxy) stopAll(tb testing.TB) {
 	h.mu.Lock()
 	all := h.all
+	workers := h.workers
 	h.mu.Unlock()
 	for _, p := range all {
 		if err := stop(p, syscall.SIGTERM); err != nil {
 			tb.Errorf("haproxy pid %d: %v", p.cmd.Process.Pid, err)
+		}
+	}
+	// A master stops its workers; check that none outlived it.
+	for pid := range workers {
+		deadline := time.Now().Add(10 * time.Second)
+		for !errors.Is(syscall.Kill(pid, 0), syscall.ESRCH) {
+			if time.Now().After(deadline) {
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+				tb.Errorf("haproxy worker %d outlived its master", pid)
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
 		}
 	}
 }
