@@ -274,7 +274,7 @@ func (f *Fleet) Maintenance(ctx context.Context, ids []string) error {
 // RecordVersion records the version deployed on a fixed server, for Describe when the
 // server cannot tell (no versionPath). It needs target.haproxy.versionFile.
 func (f *Fleet) RecordVersion(ctx context.Context, id, version string) error {
-	if err := f.known(ctx, []string{id}); err != nil {
+	if err := f.known([]string{id}); err != nil {
 		return err
 	}
 	if !validVersion.MatchString(version) {
@@ -354,7 +354,7 @@ func (f *Fleet) fixedRefuses(what string) error {
 
 // setState sets the admin state of fixed servers, refusing servers not in the spec.
 func (f *Fleet) setState(ctx context.Context, ids []string, s AdminState) error {
-	if err := f.known(ctx, ids); err != nil {
+	if err := f.known(ids); err != nil {
 		return err
 	}
 	var servers map[string]Server
@@ -395,7 +395,7 @@ func (f *Fleet) leaveMaintenance(ctx context.Context, id string) error {
 
 // known refuses IDs that are not servers of the fleet: zerodown acts only on the
 // servers the spec lists, never on another server of the same backend.
-func (f *Fleet) known(ctx context.Context, ids []string) error {
+func (f *Fleet) known(ids []string) error {
 	for _, id := range ids {
 		if err := checkNames(id); err != nil {
 			return fmt.Errorf("%w: %v", fleet.ErrNotFound, err)

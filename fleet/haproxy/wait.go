@@ -15,7 +15,7 @@ import (
 // so waiting on one would never end. For a launched fleet, servers HAProxy lost are
 // added again first.
 func (f *Fleet) WaitHealthy(ctx context.Context, ids []string) error {
-	if err := f.known(ctx, ids); err != nil {
+	if err := f.known(ids); err != nil {
 		return err
 	}
 	if f.launched != nil {
@@ -80,7 +80,7 @@ func (f *Fleet) waitFor(ctx context.Context, ids []string, what string, done fun
 	if len(ids) == 0 {
 		return nil
 	}
-	if err := f.known(ctx, ids); err != nil {
+	if err := f.known(ids); err != nil {
 		return err
 	}
 	t := time.NewTicker(f.Poll)

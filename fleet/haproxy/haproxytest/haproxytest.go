@@ -109,6 +109,8 @@ defaults
     timeout client 1m
     timeout server 1m
     timeout tunnel 1h
+    # Checks every 200ms, but a busy test machine may take longer to answer one.
+    timeout check 2s
     retries 3
     option redispatch
     load-server-state-from-file global
@@ -121,7 +123,7 @@ backend {{.Backend}}
     balance {{.Balance}}
     option httpchk GET {{.HealthPath}}
     http-check expect status 200
-    default-server inter {{.Inter}} fall 2 rise 1
+    default-server inter {{.Inter}} fall 3 rise 1
 {{- range .Servers}}
     server {{.Name}} {{.Addr}} check
 {{- end}}
