@@ -1,6 +1,9 @@
 package haproxy_test
 
 import (
+	"os"
+	"path/filepath"
+	"regexp"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -68,4 +71,17 @@ func TestFactoryRefusesWhatCannotWork(t *testing.T) {
 			require.ErrorContains(t, err, tc.want)
 		})
 	}
+}
+
+// The spec in the operator's guide must stay a valid spec of a fixed fleet.
+func TestOnpremGuideSpecIsValid(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "docs", "onprem.md"))
+	require.NoError(t, err)
+	blocks := regexp.MustCompile("(?s)```yaml\n(.*?)```").FindAllStringSubmatch(string(b), -1)
+	require.Len(t, blocks, 1)
+	spec, err := schemas.Parse([]byte(blocks[0][1]))
+	require.NoError(t, err, "docs/onprem.md example:\n%s", blocks[0][1])
+	_, err = haproxy.Factory(spec.Target)
+	require.NoError(t, err)
+	require.Len(t, spec.Target.HAProxy.Servers, 4)
 }
