@@ -44,7 +44,18 @@ type Fleet struct {
 	Poll time.Duration
 }
 
-var _ fleet.Fleet = (*Fleet)(nil)
+var _ InPlace = (*Fleet)(nil)
+
+// InPlace is what a release that upgrades fixed servers where they stand needs beyond
+// fleet.Fleet. Per server: Detach (drain), WaitDrained, Maintenance, deploy, Detach
+// again (out of maintenance into drain: checks run, and the verdict from before the
+// deploy is forgotten), WaitHealthy, Attach; RecordVersion after the deploy when the
+// servers cannot tell their version.
+type InPlace interface {
+	fleet.Fleet
+	Maintenance(ctx context.Context, ids []string) error
+	RecordVersion(ctx context.Context, id, version string) error
+}
 
 // Factory builds the fleet of a haproxy target; launched fleets use the local cloud at
 // local.DefaultEndpoint unless target.local names one.
