@@ -1,13 +1,89 @@
 package haproxy
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"slices"
+
+	"github.com/zerodown/zerodown/fleet"
 )
 
 // MaxWeight is the largest weight HAProxy accepts for a server.
 const MaxWeight = 256
+
+// SetWeights gives each version its share of new traffic by setting the weight of
+// every serving server, so that the share is exact per version whatever the number of
+// servers running it; versions left out get none. An empty map gives every server its
+// configured weight back.
+func (f *Fleet) SetWeights(ctx context.Context, weights map[string]int) error {
+	st, err := f.Describe(ctx)
+	if err != nil {
+		return err
+	}
+	servers, err := f.api.Servers(ctx, f.backend)
+	if err != nil {
+		return f.wrap(err)
+	}
+	initial := map[string]int{}
+	for _, s := range servers {
+		initial[s.Name] = s.InitialWeight
+	}
+	counts := map[string]int{}
+	for _, in := range st.Instances {
+		if in.Attached {
+			counts[in.Version]++
+		}
+	}
+	var perVersion map[string]int
+	if len(weights) > 0 {
+		if perVersion, _, err = serverWeights(weights, counts); err != nil {
+			return fmt.Errorf("%w: %v", fleet.ErrInvalidConfig, err)
+		}
+	}
+	for _, in := range st.Instances {
+		if !in.Attached {
+			continue
+		}
+		w := initial[in.ID]
+		if perVersion != nil {
+			w = perVersion[in.Version]
+		}
+		if err := f.api.SetWeight(ctx, f.backend, in.ID, w); err != nil {
+			return f.wrap(err)
+		}
+	}
+	return nil
+}
+
+// weightsOf reports the per-version traffic share (percent, rounded) when weights
+// differ from the configuration's; nil when every serving server has its own.
+func weightsOf(ins []fleet.Instance, servers []Server) map[string]int {
+	initial := map[string]int{}
+	for _, s := range servers {
+		initial[s.Name] = s.InitialWeight
+	}
+	set, total := false, 0
+	perVersion := map[string]int{}
+	for _, in := range ins {
+		if !in.Attached {
+			continue
+		}
+		if in.Weight != initial[in.ID] {
+			set = true
+		}
+		perVersion[in.Version] += in.Weight
+		total += in.Weight
+	}
+	if !set || total == 0 {
+		return nil
+	}
+	out := map[string]int{}
+	for v, w := range perVersion {
+		out[v] = int(math.Round(100 * float64(w) / float64(total)))
+	}
+	return out
+}
 
 // serverWeights turns a traffic share per version (a percentage; shares are relative
 // to their sum, as the local cloud's) into one weight per server, given how many serving servers each version has, so that the versions'
