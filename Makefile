@@ -9,7 +9,7 @@ TEMPORAL_SERVER_VERSION := 1.29.1
 export TEMPORAL_CLI ?= $(GOBIN)/temporal
 BIN := bin
 
-.PHONY: all build test test-short fuzz lint temporal-cli prometheus record-histories demo demo-bad bench-reaction bench-zerodowntime bench-chaos bench-scale clean
+.PHONY: all build test test-short fuzz lint temporal-cli prometheus haproxy record-histories demo demo-bad bench-reaction bench-zerodowntime bench-chaos bench-scale clean
 
 all: build
 
@@ -40,6 +40,21 @@ prometheus:
 		echo "prometheus is missing and there is no apt-get: install Prometheus 2.x, or set PROMETHEUS to its binary"; exit 1; \
 	fi
 
+# The HAProxy provider's tests run a real HAProxy (each test starts its own on loopback):
+# $$HAPROXY, PATH or /usr/sbin, else Debian's package is installed (with sudo when not
+# root), and the system service the package starts is stopped and disabled.
+haproxy:
+	@if [ -n "$$HAPROXY" ] || command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ]; then \
+		echo "haproxy at $${HAPROXY:-$$(command -v haproxy || echo /usr/sbin/haproxy)}"; \
+	elif command -v apt-get >/dev/null 2>&1; then \
+		echo "installing haproxy from Debian (the fleet/haproxy tests run a real one)..."; \
+		SUDO=$$([ "$$(id -u)" = 0 ] || command -v sudo); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends haproxy; \
+		if [ -d /run/systemd/system ]; then $$SUDO systemctl disable --now haproxy.service || true; fi; \
+	else \
+		echo "haproxy is missing and there is no apt-get: install HAProxy 2.6 or later, or set HAPROXY to its binary"; exit 1; \
+	fi
+
 # The demo: a Temporal dev server (UI at http://localhost:8233), the local cloud, the worker,
 # 4 x v1 of the demo service under load, and a release to v2 with live progress. Ctrl-C
 # stops everything it started.
@@ -52,8 +67,8 @@ demo-bad: temporal-cli
 	$(GO) run ./internal/demo/cmd/zerodown-demo --releases v3
 
 # Every test: unit, workflow (time skipping), replay, and integration against a real
-# Temporal dev server, the local cloud and the demo service.
-test: temporal-cli prometheus
+# Temporal dev server, the local cloud, the demo service, Prometheus and HAProxy.
+test: temporal-cli prometheus haproxy
 	$(GO) test -count=1 -timeout 30m ./...
 
 # Unit and workflow tests only, no servers.

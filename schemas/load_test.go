@@ -245,7 +245,7 @@ func TestInvalidSpecs(t *testing.T) {
 		{"missing service", "environment: prod\ntarget: {provider: memory, instances: 4}\n", "service", "is required", 0},
 		{"service with a slash", "service: board/api\nenvironment: prod\ntarget: {provider: memory, instances: 4}\n", "service",
 			"must be 1 to 63 letters, digits, '.', '_' or '-', starting with a letter or digit", 1},
-		{"bad provider", "service: board\nenvironment: prod\ntarget: {provider: gcp, instances: 4}\n", "target.provider", `must be one of local, aws, memory, not "gcp"`, 3},
+		{"bad provider", "service: board\nenvironment: prod\ntarget: {provider: gcp, instances: 4}\n", "target.provider", `must be one of local, aws, memory, haproxy, not "gcp"`, 3},
 		{"instances zero", "service: board\nenvironment: prod\ntarget: {provider: memory, instances: 0}\n", "target.instances", "must be at least 1", 0},
 		{"instances not a number", "service: board\nenvironment: prod\ntarget: {provider: memory, instances: six}\n", "target.instances", `must be a whole number, not "six"`, 0},
 		{"percent above 100", base + "canary: {percent: 150}\n", "canary.percent", "must be at most 100", 0},

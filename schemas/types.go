@@ -30,6 +30,9 @@ const (
 	ProviderLocal  = "local"
 	ProviderAWS    = "aws"
 	ProviderMemory = "memory" // in-process fleet for tests and benchmarks
+
+	// ProviderHAProxy drives a real HAProxy's Runtime API (fleet/haproxy).
+	ProviderHAProxy = "haproxy"
 )
 
 // Target says where the fleet runs and how big it must be after the release.
@@ -40,8 +43,37 @@ type Target struct {
 	HealthTimeout Duration   `json:"healthTimeout,omitempty"`
 	Local         *LocalSpec `json:"local,omitempty"`
 	// Memory names one of a worker's in-memory fleets (tests and benchmarks).
-	Memory *MemorySpec `json:"memory,omitempty"`
-	AWS    *AWSSpec    `json:"aws,omitempty"`
+	Memory  *MemorySpec  `json:"memory,omitempty"`
+	AWS     *AWSSpec     `json:"aws,omitempty"`
+	HAProxy *HAProxySpec `json:"haproxy,omitempty"`
+}
+
+// HAProxySpec configures the haproxy provider: the servers of one backend of a real
+// HAProxy, driven through its Runtime API. With Servers, the fleet is those fixed
+// servers; without, instances are launched through the local cloud (Target.Local) and
+// added to the backend as dynamic servers.
+type HAProxySpec struct {
+	// RuntimeAPI is a stats socket's path, or host:port of one bound to TCP.
+	RuntimeAPI string          `json:"runtimeAPI"`
+	Backend    string          `json:"backend"`
+	Servers    []HAProxyServer `json:"servers,omitempty"`
+	// VersionPath, answered by each fixed server, tells the version it runs: in
+	// VersionHeader if set, else the first line of the body.
+	VersionPath   string `json:"versionPath,omitempty"`
+	VersionHeader string `json:"versionHeader,omitempty"`
+	// VersionFile records the version deployed on each fixed server, for servers that
+	// cannot tell.
+	VersionFile string `json:"versionFile,omitempty"`
+	// CheckInterval is the health check interval of dynamic servers.
+	CheckInterval Duration `json:"checkInterval,omitempty"`
+}
+
+// HAProxyServer is one fixed server of an HAProxy backend.
+type HAProxyServer struct {
+	Name string `json:"name"`
+	// Address is host:port where it answers directly; default HAProxy's address for it.
+	Address string            `json:"address,omitempty"`
+	Vars    map[string]string `json:"vars,omitempty"`
 }
 
 // LocalSpec configures the local cloud provider.

@@ -8,6 +8,7 @@ import (
 
 	"github.com/zerodown/zerodown/fleet"
 	awsfleet "github.com/zerodown/zerodown/fleet/aws"
+	"github.com/zerodown/zerodown/fleet/haproxy"
 	"github.com/zerodown/zerodown/fleet/local"
 	"github.com/zerodown/zerodown/fleet/memory"
 	"github.com/zerodown/zerodown/schemas"
@@ -37,6 +38,8 @@ var providers = map[string]func(localEndpoint string) (fleet.Factory, error){
 		}
 		return local.FactoryWith(endpoint), nil
 	},
+	// HAProxy's Runtime API; launched instances go through the same local cloud.
+	schemas.ProviderHAProxy: func(endpoint string) (fleet.Factory, error) { return haproxy.FactoryWith(endpoint), nil },
 }
 
 // BuildFleets builds the registry of the named providers (DefaultProviders if none).
