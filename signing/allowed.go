@@ -31,21 +31,29 @@ func (a AllowedSigner) Fingerprint() string { return ssh.FingerprintSHA256(a.Key
 // NewAllowedSigner builds a signer from a name and a key in authorized_keys form
 // ("ssh-ed25519 AAAA… comment"), as a release spec lists them.
 func NewAllowedSigner(name, key string, bridge bool) (AllowedSigner, error) {
-	if err := checkField("name", name); err != nil {
+	if err := CheckName(name); err != nil {
 		return AllowedSigner{}, err
 	}
-	if strings.TrimSpace(name) == "" {
-		return AllowedSigner{}, fmt.Errorf("the name is empty")
-	}
-	pub, err := parseKey(key)
+	pub, err := ParsePublicKey(key)
 	if err != nil {
 		return AllowedSigner{}, err
 	}
 	return AllowedSigner{Name: name, Key: pub, Bridge: bridge}, nil
 }
 
-// parseKey reads one public key in authorized_keys form, without options.
-func parseKey(key string) (ssh.PublicKey, error) {
+// CheckName refuses a name that a claim could not carry: empty, too long, or holding
+// control characters or '='.
+func CheckName(name string) error {
+	if strings.TrimSpace(name) == "" {
+		return fmt.Errorf("the name is empty")
+	}
+	return checkField("name", name)
+}
+
+// ParsePublicKey reads one public key in authorized_keys form, without options, and
+// refuses the kinds ssh-keygen would not trust for signatures either (DSA, short RSA,
+// certificates).
+func ParsePublicKey(key string) (ssh.PublicKey, error) {
 	if len(key) > MaxKeyLen {
 		return nil, fmt.Errorf("the key is %d bytes long, more than %d", len(key), MaxKeyLen)
 	}
@@ -54,7 +62,7 @@ func parseKey(key string) (ssh.PublicKey, error) {
 	}
 	pub, _, options, _, err := ssh.ParseAuthorizedKey([]byte(key))
 	if err != nil {
-		return nil, fmt.Errorf("is not a public key in authorized_keys form (ssh-ed25519 AAAA…): %v", err)
+		return nil, fmt.Errorf("is not a public key in authorized_keys form (ssh-ed25519 AAAA… [comment]): %s", keyParseReason(err))
 	}
 	if len(options) > 0 {
 		return nil, fmt.Errorf("has options (%s); give the key alone", strings.Join(options, ","))
@@ -118,7 +126,7 @@ func parseAllowedLine(line string) ([]AllowedSigner, error) {
 	principals = strings.Trim(principals, `"`)
 	pub, _, options, _, err := ssh.ParseAuthorizedKey([]byte(rest))
 	if err != nil {
-		return nil, fmt.Errorf("no public key after the principals %q: %v", principals, err)
+		return nil, fmt.Errorf("no public key after the principals %q: %s", principals, keyParseReason(err))
 	}
 	if err := checkKey(pub); err != nil {
 		return nil, err
@@ -163,4 +171,10 @@ func namespaceListed(list string) bool {
 		}
 	}
 	return false
+}
+
+// keyParseReason words x/crypto's parse error without its internals.
+func keyParseReason(err error) string {
+	msg := strings.TrimPrefix(err.Error(), "ssh: no key found; last parsing error for ignored line: ")
+	return strings.TrimPrefix(msg, "ssh: ")
 }
