@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"golang.org/x/crypto/ssh"
 
@@ -34,6 +35,36 @@ func (a Approval) AllowedSigners() ([]signing.AllowedSigner, error) {
 		out = append(out, as)
 	}
 	return out, nil
+}
+
+// SignatureRequired reports whether a request for action must be signed: approve and
+// promote when requireSignature is set. Abort stays open to anyone (stopping is always
+// safe); start, pause and resume may be signed.
+func (a Approval) SignatureRequired(action string) bool {
+	return a.RequireSignature && (action == signing.ActionApprove || action == signing.ActionPromote)
+}
+
+// CheckSignature is the signature policy for one request, for the release's update
+// validators: pure, and deterministic given now (workflow.Now). An unsigned request
+// passes unless SignatureRequired; a signed one must verify for want against the
+// spec's signers (a spec that lists none has nothing to check it against, and takes it as
+// unsigned). The zero Verified means the request is unsigned.
+func (a Approval) CheckSignature(sig *signing.Signed, want signing.Expected, now time.Time) (signing.Verified, error) {
+	if sig == nil {
+		if a.SignatureRequired(want.Action) {
+			return signing.Verified{}, fmt.Errorf("%s %s must be signed (canary.approval.requireSignature): use zerodown %s --sign KEYFILE, or see docs/approvals.md",
+				want.Action, want.Release, want.Action)
+		}
+		return signing.Verified{}, nil
+	}
+	if len(a.Signers) == 0 {
+		return signing.Verified{}, nil
+	}
+	allowed, err := a.AllowedSigners()
+	if err != nil {
+		return signing.Verified{}, err
+	}
+	return sig.VerifyFor(want, allowed, now)
 }
 
 // checkSigners refuses keys that do not parse, naming the entry, and a signature

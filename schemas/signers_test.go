@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	"golang.org/x/crypto/ssh"
@@ -112,4 +113,43 @@ func TestSignersFileIsEmbeddedByLoad(t *testing.T) {
 	require.NoError(t, os.WriteFile(spec, []byte(signedSpec("    signersFile: keys/big\n")), 0o600))
 	_, err = schemas.Load(spec)
 	require.ErrorContains(t, err, "is larger than 1048576 bytes")
+}
+
+// The policy the release's validators apply: approve and promote must be signed when
+// required, abort never has to be, and a signed request must verify.
+func TestCheckSignature(t *testing.T) {
+	now := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	priv := ed25519.NewKeyFromSeed(append(make([]byte, ed25519.SeedSize-1), 1))
+	signer, err := ssh.NewSignerFromKey(priv)
+	require.NoError(t, err)
+	a := schemas.Approval{Required: true, Approvers: []string{"alice"}, RequireSignature: true,
+		Signers: []schemas.Signer{{Name: "alice", Key: publicKey(t, 1)}}}
+	want := signing.Expected{Release: "release/board/prod", RunID: "r1", Gate: schemas.GateAfterSoak, Action: signing.ActionApprove, Signer: "alice"}
+	claim := signing.Claim{Release: want.Release, RunID: want.RunID, Gate: want.Gate, Action: want.Action, Signer: want.Signer, Expires: now.Add(time.Minute)}
+	signed, err := signing.SignClaim(signer, claim)
+	require.NoError(t, err)
+
+	v, err := a.CheckSignature(&signed, want, now)
+	require.NoError(t, err)
+	require.Equal(t, "alice", v.Name)
+
+	_, err = a.CheckSignature(nil, want, now)
+	require.EqualError(t, err, "approve release/board/prod must be signed (canary.approval.requireSignature): use zerodown approve --sign KEYFILE, or see docs/approvals.md")
+	abort := want
+	abort.Action = signing.ActionAbort
+	v, err = a.CheckSignature(nil, abort, now)
+	require.NoError(t, err, "abort stays open to anyone")
+	require.Zero(t, v)
+
+	later := want
+	later.Gate = schemas.GateBeforeLastBatch
+	_, err = a.CheckSignature(&signed, later, now)
+	require.ErrorIs(t, err, signing.ErrMismatch)
+	_, err = a.CheckSignature(&signed, want, now.Add(2*time.Minute))
+	require.ErrorIs(t, err, signing.ErrExpired)
+
+	a.RequireSignature = false
+	v, err = a.CheckSignature(nil, want, now)
+	require.NoError(t, err)
+	require.Zero(t, v)
 }
