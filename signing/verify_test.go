@@ -202,3 +202,30 @@ func decode(t *testing.T, armored string) []byte {
 func rearmor(blob []byte) string {
 	return "-----BEGIN SSH SIGNATURE-----\n" + base64.StdEncoding.EncodeToString(blob) + "\n-----END SSH SIGNATURE-----\n"
 }
+
+// The blob's reserved field is empty in every signature ssh-keygen makes and is not
+// signed; a blob that fills it is refused, so that one claim has one signature blob.
+func TestVerifyRefusesAFilledReservedField(t *testing.T) {
+	k := newKey(t, "ed25519")
+	c := baseClaim()
+	blob := decode(t, keygenSign(t, k, signing.Namespace, c.Message()))
+	// magic, version, then four strings: key, namespace, reserved, hash, signature.
+	off := 6 + 4
+	next := func() (int, int) { // start and end of the string at off
+		n := int(blob[off])<<24 | int(blob[off+1])<<16 | int(blob[off+2])<<8 | int(blob[off+3])
+		return off, off + 4 + n
+	}
+	_, end := next() // key
+	off = end
+	_, end = next() // namespace
+	off = end
+	start, end := next() // reserved
+	require.Equal(t, 4, end-start, "ssh-keygen writes an empty reserved field")
+	filled := append(append(append([]byte{}, blob[:start]...), 0, 0, 0, 1, 'x'), blob[end:]...)
+
+	_, err := signing.Verify(rearmor(filled), c, []signing.AllowedSigner{allowed(t, "alice", k)}, now)
+	require.ErrorIs(t, err, signing.ErrMalformed)
+	require.ErrorContains(t, err, "the reserved field of the SSHSIG blob is not empty")
+	_, err = signing.Verify(rearmor(blob), c, []signing.AllowedSigner{allowed(t, "alice", k)}, now)
+	require.NoError(t, err, "the same blob with the field empty is accepted")
+}
