@@ -36,7 +36,7 @@ type key struct {
 	pub     ssh.PublicKey
 }
 
-func sshKeygen(t *testing.T) string {
+func sshKeygen(t testing.TB) string {
 	t.Helper()
 	path, err := exec.LookPath("ssh-keygen")
 	if err != nil {
@@ -46,7 +46,7 @@ func sshKeygen(t *testing.T) string {
 }
 
 // newKey runs ssh-keygen -t typ (with extra arguments such as -b 3072) without passphrase.
-func newKey(t *testing.T, typ string, extra ...string) key {
+func newKey(t testing.TB, typ string, extra ...string) key {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "id_"+typ)
 	args := append([]string{"-q", "-t", typ, "-N", "", "-C", typ + "@test", "-f", path}, extra...)
@@ -61,7 +61,7 @@ func newKey(t *testing.T, typ string, extra ...string) key {
 
 // keygenSign signs message with ssh-keygen -Y sign in namespace and returns the armored
 // signature.
-func keygenSign(t *testing.T, k key, namespace string, message []byte) string {
+func keygenSign(t testing.TB, k key, namespace string, message []byte) string {
 	t.Helper()
 	file := filepath.Join(t.TempDir(), "message")
 	require.NoError(t, os.WriteFile(file, message, 0o600))

@@ -229,3 +229,22 @@ func TestVerifyRefusesAFilledReservedField(t *testing.T) {
 	_, err = signing.Verify(rearmor(blob), c, []signing.AllowedSigner{allowed(t, "alice", k)}, now)
 	require.NoError(t, err, "the same blob with the field empty is accepted")
 }
+
+func BenchmarkVerify(b *testing.B) {
+	for _, typ := range []string{"ed25519", "rsa"} {
+		b.Run(typ, func(b *testing.B) {
+			k := newKey(b, typ)
+			c := baseClaim()
+			sig := keygenSign(b, k, signing.Namespace, c.Message())
+			a, err := signing.NewAllowedSigner("alice", k.public, false)
+			require.NoError(b, err)
+			list := []signing.AllowedSigner{a}
+			for b.Loop() {
+				if _, err := signing.Verify(sig, c, list, now); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(len(sig)), "sig-bytes")
+		})
+	}
+}
