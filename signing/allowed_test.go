@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -95,7 +96,7 @@ func TestOpenSignerUsesSSHAgent(t *testing.T) {
 	require.NoError(t, agentCmd.Start())
 	t.Cleanup(func() { _ = agentCmd.Process.Kill(); _ = agentCmd.Wait() })
 	t.Setenv("SSH_AUTH_SOCK", sock)
-	require.Eventually(t, func() bool { _, err := os.Stat(sock); return err == nil }, 30e9, 50e6, "ssh-agent never listened")
+	require.Eventually(t, func() bool { _, err := os.Stat(sock); return err == nil }, 30*time.Second, 50*time.Millisecond, "ssh-agent never listened")
 	out, err := exec.Command("ssh-add", k.private).CombinedOutput()
 	require.NoError(t, err, "ssh-add: %s", out)
 
