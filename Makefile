@@ -9,7 +9,7 @@ TEMPORAL_SERVER_VERSION := 1.29.1
 export TEMPORAL_CLI ?= $(GOBIN)/temporal
 BIN := bin
 
-.PHONY: all build test test-short fuzz lint temporal-cli prometheus haproxy record-histories demo demo-bad bench-reaction bench-zerodowntime bench-chaos bench-scale clean
+.PHONY: all build test test-short fuzz lint temporal-cli prometheus haproxy ssh-keygen record-histories demo demo-bad bench-reaction bench-zerodowntime bench-chaos bench-scale clean
 
 all: build
 
@@ -66,13 +66,25 @@ demo: temporal-cli
 demo-bad: temporal-cli
 	$(GO) run ./internal/demo/cmd/zerodown-demo --releases v3
 
+# Signed approvals are tested against the real ssh-keygen and ssh-agent (Debian's openssh-client).
+ssh-keygen:
+	@if command -v ssh-keygen >/dev/null 2>&1 && command -v ssh-agent >/dev/null 2>&1; then \
+		echo "ssh-keygen at $$(command -v ssh-keygen)"; \
+	elif command -v apt-get >/dev/null 2>&1; then \
+		echo "installing openssh-client from Debian (the signed approval tests run ssh-keygen)..."; \
+		SUDO=$$([ "$$(id -u)" = 0 ] || command -v sudo); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends openssh-client; \
+	else \
+		echo "ssh-keygen is missing and there is no apt-get: install OpenSSH's client tools"; exit 1; \
+	fi
+
 # Every test: unit, workflow (time skipping), replay, and integration against a real
 # Temporal dev server, the local cloud, the demo service, Prometheus and HAProxy.
-test: temporal-cli prometheus haproxy
+test: temporal-cli prometheus haproxy ssh-keygen
 	$(GO) test -count=1 -timeout 30m ./...
 
 # Unit and workflow tests only, no servers.
-test-short:
+test-short: ssh-keygen
 	$(GO) test -short -count=1 ./...
 
 # Records fresh workflow histories from a real dev server into workflows/testdata/histories,
@@ -87,6 +99,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./schemas/
 	$(GO) test -run '^$$' -fuzz '^FuzzUpdatePayload$$' -fuzztime $(FUZZTIME) ./workflows/
 	$(GO) test -run '^$$' -fuzz '^FuzzPlantedSecretNeverSurvives$$' -fuzztime $(FUZZTIME) ./redact/
+	$(GO) test -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $(FUZZTIME) ./signing/
 
 # The side-by-side zero-downtime benchmark (about 8 minutes, both cores): 8 instances under
 # 500 requests/s and 100 WebSocket clients, a zerodown release and a naive restart under the

@@ -8,6 +8,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -16,13 +17,21 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// Load reads a release spec from a YAML (or JSON) file; see Parse.
+// Load reads a release spec from a YAML (or JSON) file; see Parse. Files the spec names
+// (canary.approval.signersFile) are read relative to the spec's directory and embedded.
 func Load(path string) (*Spec, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
-	return Parse(data)
+	spec, err := Parse(data)
+	if err != nil {
+		return nil, err
+	}
+	if err := resolveSignersFile(spec, filepath.Dir(path)); err != nil {
+		return nil, err
+	}
+	return spec, nil
 }
 
 // Parse turns a YAML (or JSON) document into a validated Spec with every default filled.
@@ -68,6 +77,9 @@ func Validate(s *Spec) error {
 		return err
 	}
 	if err := validateDocument(doc, nil); err != nil {
+		return err
+	}
+	if err := checkSignersEmbedded(s); err != nil {
 		return err
 	}
 	return checkSemantics(s, nil)

@@ -59,6 +59,7 @@ func checkSemantics(s *Spec, lines map[string]int) error {
 	}
 
 	checkApproval(s.Canary.Approval, add)
+	checkSigners(s.Canary.Approval, add)
 
 	if a := s.Target.AWS; a != nil {
 		// A weighted forward needs both of its target groups, and they must differ.

@@ -239,6 +239,22 @@ type Approval struct {
 	Gates     []string `json:"gates,omitempty"`
 	Timeout   Duration `json:"timeout,omitempty"`
 	OnTimeout string   `json:"onTimeout,omitempty"`
+	// RequireSignature makes approve and promote carry an SSH signature by a key of
+	// Signers (see package signing and signers.go).
+	RequireSignature bool `json:"requireSignature,omitempty"`
+	// Signers are the keys that may sign approvals, with SignersFile's read into them.
+	Signers []Signer `json:"signers,omitempty"`
+	// SignersFile is an allowed_signers file that Load reads into Signers and then clears,
+	// so that a running release never reads files.
+	SignersFile string `json:"signersFile,omitempty"`
+}
+
+// Signer is a public key that may sign approvals for Name; a Bridge key (the Slack
+// bridge's) may sign for any approver, on behalf of people it verified itself.
+type Signer struct {
+	Name   string `json:"name"`
+	Key    string `json:"key"` // authorized_keys form: "ssh-ed25519 AAAA… comment"
+	Bridge bool   `json:"bridge,omitempty"`
 }
 
 // Promote strategies.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/zerodown/zerodown/internal/slackbridge"
 	"github.com/zerodown/zerodown/internal/workerapp"
+	"github.com/zerodown/zerodown/signing"
 )
 
 // Environment variables of the Slack bridge. Secrets come from the environment, never
@@ -23,12 +24,13 @@ const (
 func (a *App) slackBridgeCommand() *cobra.Command {
 	srv := slackbridge.Server{}
 	var (
-		users     map[string]string
-		usersFile string
-		logLevel  string
+		users      map[string]string
+		usersFile  string
+		logLevel   string
+		signingKey string
 	)
 	cmd := &cobra.Command{
-		Use:   "slack-bridge [--listen ADDR] [--users U0123ABCD=alice,...] [--users-file FILE]",
+		Use:   "slack-bridge [--listen ADDR] [--users U0123ABCD=alice,...] [--users-file FILE] [--signing-key KEYFILE]",
 		Short: "Serve the Approve, Abort and Promote buttons of Slack release threads",
 		Long: `slack-bridge is the Interactivity Request URL of the zerodown Slack app. Each click
 on a release's Approve, Abort or Promote button is verified (signature made with the
@@ -47,6 +49,12 @@ Users file (YAML or JSON): Slack member IDs to the names release specs list as a
   users:
     U0123ABCD: alice
     U0456EFGH: bob
+
+--signing-key signs each request, with the bridge's own SSH key, for the person it
+mapped, so that releases with canary.approval.requireSignature take approvals from
+Slack: list the key's public half in the spec's canary.approval.signers with
+bridge: true (see docs/approvals.md). A private key file without passphrase, "agent",
+or KEY.pub of an ssh-agent key.
 
 Slack only calls https URLs: run the bridge behind a TLS-terminating proxy and give
 Slack https://<host>` + slackbridge.DefaultPath + ` as the Interactivity Request URL.`,
@@ -79,12 +87,24 @@ Slack https://<host>` + slackbridge.DefaultPath + ` as the Interactivity Request
 				srv.Slack = slack.New(token)
 			}
 			srv.Logger = slog.New(slog.NewTextHandler(a.Stderr, &slog.HandlerOptions{Level: level}))
+			if signingKey != "" {
+				key, closeKey, err := signing.OpenSigner(signingKey)
+				if err != nil {
+					return usagef("--signing-key %s: %v", signingKey, err)
+				}
+				defer closeKey()
+				srv.SigningKey = key
+				srv.Logger.Info("slack bridge signs for the users it maps", "key", slackbridge.SigningKeyFingerprint(key))
+			}
 			c, err := a.dial(cmd.Context())
 			if err != nil {
 				return err
 			}
 			defer c.Close()
 			srv.Temporal = c
+			if srv.SigningKey != nil {
+				srv.Status = c
+			}
 			if err := srv.Run(cmd.Context()); err != nil {
 				return WithCode(ExitError, fmt.Errorf("slack-bridge: %w", err))
 			}
@@ -98,5 +118,6 @@ Slack https://<host>` + slackbridge.DefaultPath + ` as the Interactivity Request
 	f.StringVar(&usersFile, "users-file", "", "YAML or JSON file mapping Slack user IDs to identities")
 	f.StringVar(&srv.Team, "team", "", "accept clicks from this Slack workspace ID only (e.g. T0123ABCD)")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	f.StringVar(&signingKey, "signing-key", "", `sign requests for the mapped users with this SSH key: a private key file, "agent", or KEY.pub of an ssh-agent key`)
 	return cmd
 }

@@ -16,6 +16,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/zerodown/zerodown/schemas"
+	"github.com/zerodown/zerodown/signing"
 	"github.com/zerodown/zerodown/workflows"
 )
 
@@ -48,15 +49,16 @@ func StartOptions(spec *schemas.Spec, version string) client.StartWorkflowOption
 }
 
 func (a *App) startCommand() *cobra.Command {
-	var file, version, changelog, by string
+	var file, version, changelog, by, sign string
 	var wait bool
 	cmd := &cobra.Command{
-		Use:   "start -f FILE --version V [--changelog FILE] [--by NAME] [--wait]",
+		Use:   "start -f FILE --version V [--changelog FILE] [--by NAME] [--sign KEYFILE|agent] [--wait]",
 		Short: "Start a release; with --wait, follow it and exit with its outcome",
 		Long: `start validates the spec and starts the release workflow release/<service>/<environment>.
 A second start while a release of the same service and environment runs is refused
 (exit 4). With --wait it prints each timeline event as it happens and exits with the
-release's outcome.
+release's outcome. --sign signs the start with an SSH key, so that four-eyes compares
+keys, not names (see docs/approvals.md).
 
 ` + exitCodesHelp,
 		Args: args(cobra.NoArgs),
@@ -81,7 +83,18 @@ release's outcome.
 				return err
 			}
 			defer c.Close()
-			in := workflows.ReleaseInput{Spec: *spec, Version: version, Changelog: notes, StartedBy: by}
+			in := signedStart{ReleaseInput: workflows.ReleaseInput{Spec: *spec, Version: version, Changelog: notes, StartedBy: by}}
+			if sign != "" {
+				expires, err := expiry(defaultSignedFor)
+				if err != nil {
+					return err
+				}
+				// The run does not exist yet: a start claim names no run and no gate.
+				claim := signing.Claim{Release: spec.ID(), Action: signing.ActionStart, Signer: by, Expires: expires}
+				if in.Signature, err = signClaim(sign, claim); err != nil {
+					return err
+				}
+			}
 			run, err := c.ExecuteWorkflow(ctx, StartOptions(spec, version), workflows.ReleaseWorkflowName, in)
 			if err != nil {
 				return startError(spec, err)
@@ -100,6 +113,7 @@ release's outcome.
 	f.StringVar(&version, "version", "", "version to release (required)")
 	f.StringVar(&changelog, "changelog", "", "file whose text is attached to the release")
 	f.StringVar(&by, "by", "", "who starts the release (default: $USER)")
+	f.StringVar(&sign, "sign", "", `sign the start with this SSH key: a private key file, "agent", or KEY.pub of an ssh-agent key`)
 	f.BoolVar(&wait, "wait", false, "follow the release and exit with its outcome code")
 	return cmd
 }

@@ -12,6 +12,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/zerodown/zerodown/signing"
 	"github.com/zerodown/zerodown/workflows"
 )
 
@@ -26,37 +27,41 @@ type updateSpec struct {
 	done    string // what is printed once accepted
 	text    string // the free-text flag (comment, reason), if any
 	textUse string
-	payload func(by, text string) any
+	payload func(by, text string, sig *signing.Signed) any // sig is nil when not signed
 }
 
 var (
 	updateApprove = updateSpec{
 		name: workflows.UpdateApprove, short: "Approve a release waiting for approval", done: "approved",
 		text: "comment", textUse: "why it is fine to promote",
-		payload: func(by, text string) any { return workflows.ApproveRequest{By: by, Comment: text} },
+		payload: func(by, text string, sig *signing.Signed) any {
+			return signedApprove{workflows.ApproveRequest{By: by, Comment: text}, sig}
+		},
 	}
 	updateAbort = updateSpec{
 		name: workflows.UpdateAbort, short: "Abort a release: it rolls back to the old version", done: "aborted (rolling back)",
 		text: "reason", textUse: "why the release is aborted",
-		payload: func(by, text string) any { return workflows.AbortRequest{By: by, Reason: text} },
+		payload: func(by, text string, sig *signing.Signed) any {
+			return signedAbort{workflows.AbortRequest{By: by, Reason: text}, sig}
+		},
 	}
 	updatePause = updateSpec{
 		name: workflows.UpdatePause, short: "Pause a release: the soak clock and promotion stop", done: "paused",
-		payload: func(by, _ string) any { return workflows.ActorRequest{By: by} },
+		payload: func(by, _ string, sig *signing.Signed) any { return signedActor{workflows.ActorRequest{By: by}, sig} },
 	}
 	updateResume = updateSpec{
 		name: workflows.UpdateResume, short: "Resume a paused release", done: "resumed",
-		payload: func(by, _ string) any { return workflows.ActorRequest{By: by} },
+		payload: func(by, _ string, sig *signing.Signed) any { return signedActor{workflows.ActorRequest{By: by}, sig} },
 	}
 	updatePromote = updateSpec{
 		name: workflows.UpdatePromote, short: "Promote now: skip the rest of the soak", done: "promoting (soak skipped)",
-		payload: func(by, _ string) any { return workflows.ActorRequest{By: by} },
+		payload: func(by, _ string, sig *signing.Signed) any { return signedActor{workflows.ActorRequest{By: by}, sig} },
 	}
 )
 
 func (a *App) updateCommand(u updateSpec) *cobra.Command {
-	var by, text string
-	use := u.name + " SERVICE/ENV [--by NAME]"
+	var by, text, sign string
+	use := u.name + " SERVICE/ENV [--by NAME] [--sign KEYFILE|agent]"
 	if u.text != "" {
 		use += fmt.Sprintf(" [--%s TEXT]", u.text)
 	}
@@ -67,6 +72,11 @@ func (a *App) updateCommand(u updateSpec) *cobra.Command {
 
 The release checks the request at once: a request it cannot accept (nothing to approve,
 an approver not on the list, already paused...) is refused with its reason, exit 4.
+
+--sign signs the request with an SSH key (a private key file without passphrase,
+"agent" for the ssh-agent's first key, or KEY.pub for that key in the agent), for this
+release, its first run, the gate open now and this action, by --by, valid 10 minutes;
+a spec with canary.approval.requireSignature needs it. See docs/approvals.md.
 
 ` + exitCodesHelp,
 		Args: args(cobra.ExactArgs(1)),
@@ -84,10 +94,19 @@ an approver not on the list, already paused...) is refused with its reason, exit
 				return err
 			}
 			defer c.Close()
-			if err := sendUpdate(ctx, c, id, u.name, u.payload(by, text)); err != nil {
+			var sig *signing.Signed
+			if sign != "" {
+				if sig, err = signUpdate(ctx, c, id, u.name, by, sign); err != nil {
+					return err
+				}
+			}
+			if err := sendUpdate(ctx, c, id, u.name, u.payload(by, text, sig)); err != nil {
 				return err
 			}
 			line := fmt.Sprintf("%s %s (by %s)", u.done, id, by)
+			if sig != nil {
+				line = fmt.Sprintf("%s %s (by %s, signed)", u.done, id, by)
+			}
 			if st, err := queryStatus(ctx, c, id); err == nil {
 				line += "; phase " + string(st.Phase)
 			}
@@ -96,10 +115,24 @@ an approver not on the list, already paused...) is refused with its reason, exit
 		},
 	}
 	cmd.Flags().StringVar(&by, "by", "", "who acts (default: $USER)")
+	cmd.Flags().StringVar(&sign, "sign", "", `sign the request with this SSH key: a private key file, "agent", or KEY.pub of an ssh-agent key`)
 	if u.text != "" {
 		cmd.Flags().StringVar(&text, u.text, "", u.textUse)
 	}
 	return cmd
+}
+
+// signUpdate signs the update name to the release id, as it stands now, by by.
+func signUpdate(ctx context.Context, c client.Client, id, name, by, keySpec string) (*signing.Signed, error) {
+	run, gate, err := releaseTarget(ctx, c, id)
+	if err != nil {
+		return nil, err
+	}
+	expires, err := expiry(defaultSignedFor)
+	if err != nil {
+		return nil, err
+	}
+	return signClaim(keySpec, signing.Claim{Release: id, RunID: run, Gate: gate, Action: name, Signer: by, Expires: expires})
 }
 
 // sendUpdate sends an update and waits for the release to accept and complete it.

@@ -28,8 +28,10 @@ import (
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
+	"golang.org/x/crypto/ssh"
 
 	slacknotify "github.com/zerodown/zerodown/notify/slack"
+	"github.com/zerodown/zerodown/signing"
 	"github.com/zerodown/zerodown/workflows"
 )
 
@@ -77,8 +79,12 @@ type Config struct {
 	ReplayWindow      time.Duration
 	UpdateTimeout     time.Duration
 	Logger            *slog.Logger
-	// Now is the clock of the replay cache (tests).
+	// Now is the clock of the replay cache and of signatures (tests).
 	Now func() time.Time
+	// SigningKey, if set, signs each request for the mapped user (see sign.go); Status
+	// must then be set too.
+	SigningKey ssh.Signer
+	Status     StatusQuerier
 }
 
 // Bridge is the HTTP handler of Slack's interactivity requests.
@@ -101,6 +107,9 @@ func New(cfg Config) (*Bridge, error) {
 		return nil, errors.New("no Temporal client")
 	}
 	if err := CheckUsers(cfg.Users); err != nil {
+		return nil, err
+	}
+	if err := checkSigning(cfg); err != nil {
 		return nil, err
 	}
 	if cfg.HTTPClient == nil {
@@ -205,18 +214,30 @@ func (b *Bridge) verify(h http.Header, body []byte) (string, error) {
 type action struct {
 	update  string
 	verb    string // for messages: "approve"
-	payload func(by string) any
+	payload func(by string, sig *signing.Signed) any
 }
 
 var actions = map[string]action{
-	slacknotify.ActionApprove: {workflows.UpdateApprove, "approve", func(by string) any {
-		return workflows.ApproveRequest{By: by, Comment: "from Slack"}
+	slacknotify.ActionApprove: {workflows.UpdateApprove, "approve", func(by string, sig *signing.Signed) any {
+		req := workflows.ApproveRequest{By: by, Comment: "from Slack"}
+		if sig == nil {
+			return req // unsigned: the request as it always was
+		}
+		return signedApprove{req, sig}
 	}},
-	slacknotify.ActionAbort: {workflows.UpdateAbort, "abort", func(by string) any {
-		return workflows.AbortRequest{By: by, Reason: "aborted from Slack"}
+	slacknotify.ActionAbort: {workflows.UpdateAbort, "abort", func(by string, sig *signing.Signed) any {
+		req := workflows.AbortRequest{By: by, Reason: "aborted from Slack"}
+		if sig == nil {
+			return req // unsigned: the request as it always was
+		}
+		return signedAbort{req, sig}
 	}},
-	slacknotify.ActionPromote: {workflows.UpdatePromote, "promote", func(by string) any {
-		return workflows.ActorRequest{By: by}
+	slacknotify.ActionPromote: {workflows.UpdatePromote, "promote", func(by string, sig *signing.Signed) any {
+		req := workflows.ActorRequest{By: by}
+		if sig == nil {
+			return req // unsigned: the request as it always was
+		}
+		return signedActor{req, sig}
 	}},
 }
 
@@ -262,16 +283,20 @@ func (b *Bridge) click(ctx context.Context, cb *slack.InteractionCallback, act a
 	log = log.With("by", who, "release", v.ReleaseID)
 	uctx, cancel := context.WithTimeout(ctx, b.cfg.UpdateTimeout)
 	defer cancel()
-	h, err := b.cfg.Temporal.UpdateWorkflow(uctx, client.UpdateWorkflowOptions{
-		// The ID derives from the request's signature: a request that reached Temporal
-		// twice (two bridges, say) is one update.
-		UpdateID:            updateID,
-		WorkflowID:          v.ReleaseID,
-		FirstExecutionRunID: v.FirstRunID,
-		UpdateName:          act.update,
-		Args:                []any{act.payload(who)},
-		WaitForStage:        client.WorkflowUpdateStageCompleted,
-	})
+	var h client.WorkflowUpdateHandle
+	sig, err := b.sign(uctx, act.update, v.ReleaseID, v.FirstRunID, who)
+	if err == nil {
+		h, err = b.cfg.Temporal.UpdateWorkflow(uctx, client.UpdateWorkflowOptions{
+			// The ID derives from the request's signature: a request that reached Temporal
+			// twice (two bridges, say) is one update.
+			UpdateID:            updateID,
+			WorkflowID:          v.ReleaseID,
+			FirstExecutionRunID: v.FirstRunID,
+			UpdateName:          act.update,
+			Args:                []any{act.payload(who, sig)},
+			WaitForStage:        client.WorkflowUpdateStageCompleted,
+		})
+	}
 	var result string
 	if err == nil {
 		err = h.Get(uctx, &result)

@@ -22,10 +22,10 @@ import (
 	"github.com/zerodown/zerodown/fleet"
 	"github.com/zerodown/zerodown/fleet/memory"
 	"github.com/zerodown/zerodown/internal/cli"
-	"github.com/zerodown/zerodown/internal/fakeslack"
 	"github.com/zerodown/zerodown/internal/testharness"
 	"github.com/zerodown/zerodown/internal/workerapp"
-	"github.com/zerodown/zerodown/notify"
+	slacknotify "github.com/zerodown/zerodown/notify/slack"
+	"github.com/zerodown/zerodown/notify/slack/slacktest"
 	"github.com/zerodown/zerodown/schemas"
 	"github.com/zerodown/zerodown/workflows"
 )
@@ -55,14 +55,14 @@ func TestFailingHookLeaksNoSecret(t *testing.T) {
 	for name, value := range workerEnv {
 		t.Setenv(name, value)
 	}
-	slack := fakeslack.New(t)
+	slack := slacktest.New(t)
 	var log testharness.SyncBuffer
 	logger := slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	f := memory.New()
 	f.Seed("v1", 2)
 	testharness.StartWorkerWith(t, srv.Client, workerapp.Options{
 		Fleets:   fleet.Registry{schemas.ProviderMemory: f.Factory},
-		Notifier: notify.NewSlack(fakeslack.Token, notify.SlackOptions{APIURL: slack.APIURL(), Logger: logger}),
+		Notifier: slacknotify.New(slacktest.Token, slacknotify.Options{APIURL: slack.APIURL(), Logger: logger}),
 		Logger:   logger,
 	})
 
@@ -126,7 +126,7 @@ notify: {slack: {channel: "#releases"}}
 	require.NoError(t, err)
 	var messages bytes.Buffer
 	for _, m := range slack.TopLevel("C0RELEASES") {
-		for _, msg := range append([]fakeslack.Message{m}, slack.Thread("C0RELEASES", m.TS)...) {
+		for _, msg := range append([]slacktest.Message{m}, slack.Thread("C0RELEASES", m.TS)...) {
 			b, err := json.Marshal(msg)
 			require.NoError(t, err)
 			messages.Write(b)

@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"testing"
 
+	"github.com/zerodown/zerodown/timeline"
+
 	"github.com/stretchr/testify/require"
 
 	"github.com/zerodown/zerodown/internal/workerapp"
@@ -52,7 +54,7 @@ func TestRedactingNotifierRedactsTheEvent(t *testing.T) {
 	rec := &recordingNotifier{}
 	n := workerapp.RedactingNotifier(rec, redact.New(map[string]string{"AWS_SECRET_ACCESS_KEY": workerSecret}))
 	res, err := n.Notify(context.Background(), notify.Request{Channel: "#releases", Event: notify.Event{
-		ReleaseID: "release/board/prod", Kind: notify.KindRollback, Version: "v2",
+		ReleaseID: "release/board/prod", Kind: timeline.KindRollback, Version: "v2",
 		Message: "preTraffic hook failed: aws=" + workerSecret, Error: "exit 1: " + workerSecret,
 		Approval: &notify.Approval{ApprovedBy: []string{workerSecret}},
 	}})
