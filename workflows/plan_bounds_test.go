@@ -63,6 +63,10 @@ func TestPlanBeyondTheMaxima(t *testing.T) {
 		require.LessOrEqual(t, len(p.Batches), schemas.MaxInstances, batch)
 		require.Equal(t, math.MaxInt-1, launched(t, p), "every instance is launched once (batch %q)", batch)
 	}
+	require.Equal(t, math.MaxInt, workflows.BatchSize(planSpec(math.MaxInt, 1, "100%")))
+	require.Equal(t, math.MaxInt/2+1, workflows.BatchSize(planSpec(math.MaxInt, 1, "50%")))
+	require.Equal(t, math.MaxInt/4+1, workflows.BatchSize(planSpec(math.MaxInt, 1, "")))
+
 	spec := planSpec(math.MaxInt, 0, "")
 	spec.Canary.Percent = math.MaxInt
 	require.Equal(t, math.MaxInt, spec.CanaryCount(), "a percent beyond 100 is the whole fleet")
