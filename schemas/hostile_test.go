@@ -86,6 +86,35 @@ func TestOversizedSpecsAreRefusedUnread(t *testing.T) {
 	require.NoError(t, err)
 }
 
+// Aliases of long strings make a small file a big release input: the spec as JSON (what
+// the workflow carries) is bounded too, by Parse and Validate alike.
+func TestSpecsAreBoundedAsTheReleaseCarriesThem(t *testing.T) {
+	// The anchor stands where a long string is allowed; each alias copies it into an argument.
+	var b strings.Builder
+	b.WriteString(base + "bake: {userData: &long " + strings.Repeat("y", 4000) + "}\nhooks:\n  preTraffic:\n")
+	for range 5 {
+		b.WriteString("    - command: {args: [")
+		b.WriteString(strings.Repeat("*long, ", 100))
+		b.WriteString("z]}\n")
+	}
+	doc := b.String()
+	_, err := schemas.Parse([]byte(doc))
+	require.ErrorContains(t, err, "once encoded as JSON, as a release carries it; at most 1 MiB")
+	require.Less(t, len(doc), 64<<10)
+
+	s := &schemas.Spec{Service: "board", Environment: "prod", Target: schemas.Target{Provider: schemas.ProviderMemory, Instances: 4}}
+	schemas.Defaults(s)
+	arg := strings.Repeat("y", schemas.MaxArgLength)
+	for range 5 {
+		args := make([]string, 100)
+		for i := range args {
+			args[i] = arg
+		}
+		s.Hooks.PreTraffic = append(s.Hooks.PreTraffic, schemas.Hook{Command: &schemas.CommandHook{Args: args}, Timeout: schemas.Duration(time.Second)})
+	}
+	require.ErrorContains(t, schemas.Validate(s), "once encoded as JSON, as a release carries it; at most 1 MiB")
+}
+
 func TestNonUTF8IsRefusedWithItsLine(t *testing.T) {
 	_, err := schemas.Parse([]byte(base + "bake: {userData: \"caf\xe9\"}\n"))
 	var verr *schemas.ValidationError

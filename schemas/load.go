@@ -125,6 +125,13 @@ func Parse(data []byte) (*Spec, error) {
 	if err := checkSemantics(spec, lines); err != nil {
 		return nil, err
 	}
+	b, err := json.Marshal(spec)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkEncodedSize(b); err != nil {
+		return nil, err
+	}
 	return spec, nil
 }
 
@@ -145,7 +152,20 @@ func Validate(s *Spec) error {
 	if err := validateDocument(doc, nil); err != nil {
 		return err
 	}
-	return checkSemantics(s, nil)
+	if err := checkSemantics(s, nil); err != nil {
+		return err
+	}
+	return checkEncodedSize(b)
+}
+
+// checkEncodedSize bounds a spec as a release carries it (JSON, in the workflow's input
+// and history): within every limit, aliases of long strings can still make it large, and
+// Temporal refuses payloads of a few MiB with a less helpful error.
+func checkEncodedSize(b []byte) error {
+	if len(b) <= MaxSpecBytes {
+		return nil
+	}
+	return &ValidationError{Errors: []FieldError{{Message: fmt.Sprintf("the spec is %d bytes once encoded as JSON, as a release carries it; at most 1 MiB (%d bytes)", len(b), MaxSpecBytes)}}}
 }
 
 // validateDocument runs the schema over a generic document (maps, slices, scalars).
