@@ -7,12 +7,14 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/zerodown/zerodown/analysis/prom"
 	"github.com/zerodown/zerodown/schemas"
 )
 
@@ -271,4 +273,16 @@ func TestErrorsAreCapped(t *testing.T) {
 	require.ErrorAs(t, err, &verr)
 	require.Len(t, verr.Errors, 51)
 	require.Equal(t, "... and 950 more errors", verr.Errors[50].Message)
+}
+
+// The fields validate fills a PromQL template with are those the prometheus provider
+// fills it with: a query valid at run time is valid at validate time.
+func TestPromQueryFieldsMatchTheProvider(t *testing.T) {
+	fields := reflect.TypeOf(prom.TemplateData{})
+	require.Positive(t, fields.NumField())
+	for i := range fields.NumField() {
+		name := fields.Field(i).Name
+		_, err := schemas.Parse([]byte(base + fmt.Sprintf(`canary: {analysis: {provider: prometheus, prometheusURL: "http://127.0.0.1:9090", metrics: [{name: m, query: 'up{x="{{.%s}}"}', max: 1}]}}`+"\n", name)))
+		require.NoError(t, err, "{{.%s}}", name)
+	}
 }
