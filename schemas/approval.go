@@ -18,6 +18,20 @@ func SamePerson(a, b string) bool {
 	return strings.EqualFold(strings.TrimSpace(a), strings.TrimSpace(b))
 }
 
+// earlierSamePerson is the index of an entry before i in people that names the same person
+// as people[i], or -1. Group entries (group:<name>) are not people and match nothing.
+func earlierSamePerson(people []string, i int) int {
+	if strings.HasPrefix(people[i], GroupPrefix) {
+		return -1
+	}
+	for j := range i {
+		if !strings.HasPrefix(people[j], GroupPrefix) && SamePerson(people[i], people[j]) {
+			return j
+		}
+	}
+	return -1
+}
+
 // RequiredApprovals is how many distinct people must approve at each gate: Count, or 1
 // for specs written before Count existed.
 func (a Approval) RequiredApprovals() int {

@@ -140,3 +140,12 @@ func setDuration(d *Duration, def time.Duration) {
 		*d = Duration(def)
 	}
 }
+
+// BatchOrDefault is promote.batch as written, or the default ("25%") when it is empty,
+// as in a Spec built in code without Defaults.
+func (p Promote) BatchOrDefault() string {
+	if p.Batch == "" {
+		return defaultBatch
+	}
+	return p.Batch
+}

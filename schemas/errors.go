@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/santhosh-tekuri/jsonschema/v6/kind"
@@ -60,8 +61,16 @@ func sorted(errs []FieldError) []FieldError {
 		}
 		out = append(out, e)
 	}
+	if len(out) > maxErrors {
+		more := len(out) - maxErrors
+		out = append(out[:maxErrors], FieldError{Message: fmt.Sprintf("... and %d more %s", more, plural(more, "error", "errors"))})
+	}
 	return out
 }
+
+// maxErrors is the most errors reported for one spec: enough to fix a real one, and a
+// hostile one gets a few screens, not a flood.
+const maxErrors = 50
 
 // Paths ---------------------------------------------------------------------------------
 
@@ -230,9 +239,9 @@ func (t *translator) leaf(e *jsonschema.ValidationError) {
 	case *kind.AdditionalProperties:
 		known := propertyNames(node)
 		for _, p := range k.Properties {
-			m := fmt.Sprintf("unknown field %q", p)
+			m := fmt.Sprintf("unknown field %s", quoteClipped(p))
 			if custom != "" { // a map whose keys follow a rule (env) says which
-				m = fmt.Sprintf("key %q %s", p, custom)
+				m = fmt.Sprintf("key %s %s", quoteClipped(p), custom)
 			} else if s := closest(p, known); s != "" {
 				m += fmt.Sprintf(" (did you mean %q?)", s)
 			}
@@ -253,7 +262,7 @@ func (t *translator) leaf(e *jsonschema.ValidationError) {
 		}
 		t.add(path, msg(fmt.Sprintf("%s is not a valid %s", describe(value), k.Want)))
 	case *kind.Pattern:
-		t.add(path, msg(fmt.Sprintf("%q does not match %s", k.Got, k.Want)))
+		t.add(path, msg(fmt.Sprintf("%s does not match %s", quoteClipped(k.Got), k.Want)))
 	case *kind.Minimum:
 		if k.Want.Sign() == 0 {
 			t.add(path, msg("must not be negative"))
@@ -261,7 +270,7 @@ func (t *translator) leaf(e *jsonschema.ValidationError) {
 		}
 		t.add(path, msg("must be at least "+ratString(k.Want)))
 	case *kind.Maximum:
-		t.add(path, msg("must be at most "+ratString(k.Want)))
+		t.add(path, msg(fmt.Sprintf("must be at most %s, not %s", ratString(k.Want), describe(value))))
 	case *kind.ExclusiveMinimum:
 		t.add(path, msg("must be more than "+ratString(k.Want)))
 	case *kind.ExclusiveMaximum:
@@ -276,7 +285,7 @@ func (t *translator) leaf(e *jsonschema.ValidationError) {
 		if k.Want == 0 {
 			t.add(path, msg("must be empty"))
 		} else {
-			t.add(path, msg(fmt.Sprintf("must have at most %d items", k.Want)))
+			t.add(path, msg(fmt.Sprintf("must have at most %d items, not %d", k.Want, k.Got)))
 		}
 	case *kind.MinLength:
 		if k.Want == 1 {
@@ -285,7 +294,9 @@ func (t *translator) leaf(e *jsonschema.ValidationError) {
 			t.add(path, msg(fmt.Sprintf("must be at least %d characters long", k.Want)))
 		}
 	case *kind.MaxLength:
-		t.add(path, msg(fmt.Sprintf("must be at most %d characters long", k.Want)))
+		t.add(path, msg(fmt.Sprintf("must be at most %d characters long, not %d", k.Want, k.Got)))
+	case *kind.MaxProperties:
+		t.add(path, msg(fmt.Sprintf("must have at most %d entries, not %d", k.Want, k.Got)))
 	case *kind.UniqueItems:
 		i, j := k.Duplicates[0], k.Duplicates[1]
 		arr, _ := value.([]any)
@@ -377,7 +388,7 @@ func describe(v any) string {
 	case nil:
 		return "empty"
 	case string:
-		return strconv.Quote(v)
+		return quoteClipped(v)
 	case map[string]any:
 		return "a mapping"
 	case []any:
@@ -385,6 +396,19 @@ func describe(v any) string {
 	default:
 		return fmt.Sprint(v)
 	}
+}
+
+// maxQuoted is how much of a value an error message quotes: enough to recognise it,
+// never the whole of a hostile one.
+const maxQuoted = 64
+
+// quoteClipped quotes s for a message, cut to its first maxQuoted characters.
+func quoteClipped(s string) string {
+	if utf8.RuneCountInString(s) <= maxQuoted {
+		return strconv.Quote(s)
+	}
+	r := []rune(s[:min(len(s), 4*maxQuoted)])
+	return fmt.Sprintf("%s... (%d bytes)", strconv.Quote(string(r[:maxQuoted])), len(s))
 }
 
 func ratString(r *big.Rat) string {

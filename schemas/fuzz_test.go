@@ -18,6 +18,8 @@ import (
 // must validate again after a round trip through JSON (what the workflow receives).
 func FuzzParse(f *testing.F) {
 	files, _ := filepath.Glob(filepath.Join("testdata", "*.yaml"))
+	hostile, _ := filepath.Glob(filepath.Join("testdata", "hostile", "*.yaml"))
+	files = append(files, hostile...)
 	for _, file := range files {
 		b, err := os.ReadFile(file)
 		if err == nil {

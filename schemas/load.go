@@ -12,17 +12,31 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"gopkg.in/yaml.v3"
 )
 
-// Load reads a release spec from a YAML (or JSON) file; see Parse. Files the spec names
+// Load reads a release spec from a YAML (or JSON) file; see Parse. It reads at most
+// MaxSpecBytes, whatever the file is (a device, a pipe, a huge log). Files the spec names
 // (canary.approval.signersFile) are read relative to the spec's directory and embedded.
 func Load(path string) (*Spec, error) {
-	data, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxSpecBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > MaxSpecBytes {
+		size := "more than 1 MiB"
+		if st, err := f.Stat(); err == nil && st.Mode().IsRegular() {
+			size = fmt.Sprintf("%d bytes", st.Size())
+		}
+		return nil, tooLarge(size)
 	}
 	spec, err := Parse(data)
 	if err != nil {
@@ -34,10 +48,71 @@ func Load(path string) (*Spec, error) {
 	return spec, nil
 }
 
+func tooLarge(size string) error {
+	return &ValidationError{Errors: []FieldError{{Message: fmt.Sprintf("the spec is %s; a spec may be at most 1 MiB (%d bytes)", size, MaxSpecBytes)}}}
+}
+
+// maxSeparators bounds the bytes that can start a YAML value. The YAML parser builds its
+// whole tree before the value budget can be counted, at about 250 bytes of memory a
+// value, and `{a,a,a...}` makes a value of every byte: 1 MiB of it took 250 MiB. Every
+// value but the first starts after one of these bytes, so counting them, even inside
+// strings, bounds the tree at twice their number; a real spec holds a few thousand.
+const maxSeparators = 4 * MaxDocumentValues
+
+// tooDense refuses a document with more than maxSeparators of them, naming the line
+// where the count ran out.
+func tooDense(data []byte) error {
+	n, line := 0, 1
+	for _, b := range data {
+		switch b {
+		case '\n':
+			line++
+			n++
+		case ',', '-', ':', '[', '{', '?':
+			n++
+		default:
+			continue
+		}
+		if n > maxSeparators {
+			return &ValidationError{Errors: []FieldError{{
+				Message: fmt.Sprintf("line %d: the spec holds more than %d separators (, - : [ { ? and line breaks), each of which can start a value; a spec holds a few thousand", line, maxSeparators),
+				Line:    line,
+			}}}
+		}
+	}
+	return nil
+}
+
+// notUTF8 refuses a document that is not UTF-8 text, naming where the first bad byte is.
+func notUTF8(data []byte) error {
+	for i := 0; i < len(data); {
+		r, n := utf8.DecodeRune(data[i:])
+		if r == utf8.RuneError && n <= 1 {
+			line := bytes.Count(data[:i], []byte("\n")) + 1
+			col := i - (bytes.LastIndexByte(data[:i], '\n') + 1) + 1
+			return &ValidationError{Errors: []FieldError{{
+				Message: fmt.Sprintf("line %d: byte 0x%02X at column %d is not UTF-8 text; save the spec as UTF-8", line, data[i], col),
+				Line:    line,
+			}}}
+		}
+		i += n
+	}
+	return nil
+}
+
 // Parse turns a YAML (or JSON) document into a validated Spec with every default filled.
 // When the document is not a valid spec the error is a *ValidationError naming each field
 // that is wrong.
 func Parse(data []byte) (*Spec, error) {
+	if len(data) > MaxSpecBytes {
+		return nil, tooLarge(fmt.Sprintf("%d bytes", len(data)))
+	}
+	if !utf8.Valid(data) {
+		return nil, notUTF8(data)
+	}
+	if err := tooDense(data); err != nil {
+		return nil, err
+	}
 	doc, lines, err := parseYAML(data)
 	if err != nil {
 		return nil, err
@@ -57,6 +132,13 @@ func Parse(data []byte) (*Spec, error) {
 		spec.Rollback.Automatic = defaultRollbackIsAutomatic
 	}
 	if err := checkSemantics(spec, lines); err != nil {
+		return nil, err
+	}
+	b, err := json.Marshal(spec)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkEncodedSize(b); err != nil {
 		return nil, err
 	}
 	return spec, nil
@@ -82,7 +164,20 @@ func Validate(s *Spec) error {
 	if err := checkSignersEmbedded(s); err != nil {
 		return err
 	}
-	return checkSemantics(s, nil)
+	if err := checkSemantics(s, nil); err != nil {
+		return err
+	}
+	return checkEncodedSize(b)
+}
+
+// checkEncodedSize bounds a spec as a release carries it (JSON, in the workflow's input
+// and history): within every limit, aliases of long strings can still make it large, and
+// Temporal refuses payloads of a few MiB with a less helpful error.
+func checkEncodedSize(b []byte) error {
+	if len(b) <= MaxSpecBytes {
+		return nil
+	}
+	return &ValidationError{Errors: []FieldError{{Message: fmt.Sprintf("the spec is %d bytes once encoded as JSON, as a release carries it; at most 1 MiB (%d bytes)", len(b), MaxSpecBytes)}}}
 }
 
 // validateDocument runs the schema over a generic document (maps, slices, scalars).
@@ -187,7 +282,7 @@ func parseYAML(data []byte) (any, map[string]int, error) {
 			Line:    extra.Line,
 		}}}
 	}
-	c := converter{lines: map[string]int{}}
+	c := converter{lines: map[string]int{}, budget: &valueBudget{left: MaxDocumentValues}}
 	doc := c.value(&root, "", 0)
 	if len(c.errs) > 0 {
 		return nil, nil, &ValidationError{Errors: sorted(c.errs)}
@@ -205,18 +300,43 @@ func yamlError(err error) error {
 }
 
 type converter struct {
-	lines map[string]int
-	errs  []FieldError
+	lines  map[string]int
+	errs   []FieldError
+	budget *valueBudget // shared by the converters of merged mappings
+}
+
+// valueBudget counts the values a document expands to. Aliases and merge keys copy what
+// they name, so nesting them makes the document grow exponentially; depth alone does not
+// stop that (nine levels of nine aliases are 9^9 values from 600 bytes).
+type valueBudget struct {
+	left     int
+	exceeded bool
 }
 
 func (c *converter) fail(path string, line int, msg string) {
 	c.errs = append(c.errs, FieldError{Path: path, Message: msg, Line: line})
 }
 
-// maxDepth stops alias bombs and absurd nesting; a real spec is about six levels deep.
+// maxDepth stops absurd nesting; a real spec is about six levels deep.
 const maxDepth = 64
 
+// spend takes one value (or field name) from the budget, and reports false once it is
+// spent, with an error the first time.
+func (c *converter) spend(path string, line int) bool {
+	if c.budget.left--; c.budget.left >= 0 {
+		return true
+	}
+	if !c.budget.exceeded {
+		c.budget.exceeded = true
+		c.fail(path, line, fmt.Sprintf("the document holds more than %d values once its aliases (*name) and merge keys (<<) are expanded; a spec holds a few hundred", MaxDocumentValues))
+	}
+	return false
+}
+
 func (c *converter) value(n *yaml.Node, path string, depth int) any {
+	if !c.spend(path, n.Line) {
+		return nil
+	}
 	if depth > maxDepth {
 		c.fail(path, n.Line, "is nested too deeply")
 		return nil
@@ -253,12 +373,19 @@ func (c *converter) mapping(n *yaml.Node, path string, depth int) any {
 	var merges []*yaml.Node
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
+		if !c.spend(path, k.Line) {
+			return m
+		}
 		if k.Kind == yaml.ScalarNode && k.ShortTag() == "!!merge" {
 			merges = append(merges, v)
 			continue
 		}
 		if k.Kind != yaml.ScalarNode {
 			c.fail(path, k.Line, "field names must be plain words")
+			continue
+		}
+		if len(k.Value) > maxFieldNameLength {
+			c.fail(path, k.Line, fmt.Sprintf("holds a field name of %d bytes; field names and keys are at most %d", len(k.Value), maxFieldNameLength))
 			continue
 		}
 		p := joinKey(path, k.Value)
@@ -277,23 +404,28 @@ func (c *converter) mapping(n *yaml.Node, path string, depth int) any {
 		}
 		for _, src := range srcs {
 			// Converted apart so that its lines never overwrite those of the fields written here.
-			sub := converter{lines: map[string]int{}}
+			sub := converter{lines: map[string]int{}, budget: c.budget}
 			merged, ok := sub.value(src, path, depth+1).(map[string]any)
 			c.errs = append(c.errs, sub.errs...)
+			if c.budget.exceeded {
+				return m
+			}
 			if !ok {
 				c.fail(path, src.Line, "<< must merge a mapping")
 				continue
 			}
+			taken := map[string]bool{}
 			for k, val := range merged {
 				if _, ok := m[k]; ok {
 					continue
 				}
 				m[k] = val
-				p := joinKey(path, k)
-				for sp, line := range sub.lines {
-					if sp == p || strings.HasPrefix(sp, p+".") || strings.HasPrefix(sp, p+"[") {
-						c.lines[sp] = line
-					}
+				taken[k] = true
+			}
+			// The lines of what was taken: one pass, whatever the size of the source.
+			for sp, line := range sub.lines {
+				if k, ok := topKey(path, sp); ok && taken[k] {
+					c.lines[sp] = line
 				}
 			}
 		}
@@ -321,4 +453,29 @@ func (c *converter) scalar(n *yaml.Node, path string) any {
 		// them as written.
 		return n.Value
 	}
+}
+
+// topKey is the key of the mapping at parent that the path sp goes through (the inverse of
+// joinKey): topKey("canary", "canary.analysis.metrics[0]") is "analysis".
+func topKey(parent, sp string) (string, bool) {
+	rest, ok := strings.CutPrefix(sp, parent)
+	if !ok || rest == "" {
+		return "", false
+	}
+	if parent != "" && rest[0] == '.' {
+		rest = rest[1:]
+	} else if rest[0] == '[' {
+		quoted, err := strconv.QuotedPrefix(rest[1:])
+		if err != nil {
+			return "", false // an index, not a key
+		}
+		k, err := strconv.Unquote(quoted)
+		return k, err == nil
+	} else if parent != "" {
+		return "", false
+	}
+	if end := strings.IndexAny(rest, ".["); end >= 0 {
+		rest = rest[:end]
+	}
+	return rest, rest != ""
 }

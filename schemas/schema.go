@@ -94,6 +94,9 @@ func checkDuration(v any, positive bool) error {
 	if positive && d <= 0 {
 		return fmt.Errorf("must be longer than 0s")
 	}
+	if d > MaxDuration {
+		return fmt.Errorf("%s is longer than %s (365 days), the longest duration a spec may hold", s, formatDuration(MaxDuration))
+	}
 	return nil
 }
 

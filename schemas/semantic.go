@@ -16,6 +16,8 @@ func checkSemantics(s *Spec, lines map[string]int) error {
 		errs = append(errs, FieldError{Path: path, Message: fmt.Sprintf(format, args...), Line: lines[path]})
 	}
 
+	checkRatios(s, add)
+
 	if n := s.Canary.Instances; n > s.Target.Instances {
 		add("canary.instances", "is %d but the fleet has %d instances (target.instances); the canary cannot be larger than the fleet", n, s.Target.Instances)
 	}
@@ -46,6 +48,11 @@ func checkSemantics(s *Spec, lines map[string]int) error {
 		}
 		if m.Min != nil && m.Max != nil && *m.Min > *m.Max {
 			add(path+".min", "is %v, more than max (%v): no value could pass", *m.Min, *m.Max)
+		}
+		if m.Query != "" {
+			if err := checkQuery(an.Provider, m.Query); err != nil {
+				add(path+".query", "%v", err)
+			}
 		}
 		if sampled && most < m.MinSamples {
 			add(path+".minSamples", "is %d, but a check of %s at step %s gives the canary at most %d %s, so every check would be Inconclusive; lengthen canary.analysis.interval, shorten canary.analysis.step or lower minSamples",
@@ -81,6 +88,34 @@ func checkSemantics(s *Spec, lines map[string]int) error {
 	return nil
 }
 
+// checkRatios bounds what the schema cannot: how many checks a soak makes, how many
+// samples a check takes, how big a batch written as a string is.
+func checkRatios(s *Spec, add func(path, format string, args ...any)) {
+	an := s.Canary.Analysis
+	every := an.Interval.D()
+	if every < MinInterval {
+		add("canary.analysis.interval", "is %s; checks run at most once a second (at least %s)", formatDuration(every), formatDuration(MinInterval))
+	} else {
+		if n := s.Canary.Soak.D() / every; n > MaxChecks {
+			add("canary.soak", "%s is %d analysis intervals of %s; a soak makes at most %d checks: lengthen canary.analysis.interval or shorten the soak",
+				formatDuration(s.Canary.Soak.D()), n, formatDuration(every), MaxChecks)
+		}
+		if n := an.PostPromotion.D() / every; n > MaxChecks {
+			add("canary.analysis.postPromotion", "%s is %d analysis intervals of %s; the post-promotion watch makes at most %d checks",
+				formatDuration(an.PostPromotion.D()), n, formatDuration(every), MaxChecks)
+		}
+		if step := an.StepOrDefault(); step > 0 && every/step > MaxSamplesPerCheck {
+			add("canary.analysis.step", "%s gives %d samples per check of %s; at most %d (Prometheus's limit of points in a range query)",
+				formatDuration(step), every/step, formatDuration(every), MaxSamplesPerCheck)
+		}
+	}
+	if b := s.Promote.Batch; !strings.HasSuffix(b, "%") && b != "" {
+		if n, err := strconv.Atoi(b); err != nil || n > MaxInstances {
+			add("promote.batch", "is %s; a batch is at most %d instances", quoteClipped(b), MaxInstances)
+		}
+	}
+}
+
 // samplesPerCheck is the most samples one check can give the canary side, and how
 // they come. Prometheus answers a range query with one point per step of the interval.
 // The scrape provider takes one sample per pair of successive scrapes of each canary
@@ -103,6 +138,10 @@ func checkApproval(a Approval, add func(path, format string, args ...any)) {
 	for i, e := range a.Approvers {
 		g, ok := strings.CutPrefix(e, GroupPrefix)
 		if !ok {
+			if j := earlierSamePerson(a.Approvers, i); j >= 0 {
+				add("canary.approval.approvers["+strconv.Itoa(i)+"]", "%s names the same person as canary.approval.approvers[%d] (%s): people compare regardless of case and surrounding spaces",
+					quoteClipped(e), j, quoteClipped(a.Approvers[j]))
+			}
 			continue
 		}
 		if _, defined := a.Groups[g]; !defined {
@@ -128,6 +167,9 @@ func checkApproval(a Approval, add func(path, format string, args ...any)) {
 		for i, p := range a.Groups[g] {
 			if strings.HasPrefix(p, GroupPrefix) {
 				add(joinIndex(path, i), "%q: groups hold people, not other groups", p)
+			} else if j := earlierSamePerson(a.Groups[g], i); j >= 0 {
+				add(joinIndex(path, i), "%s names the same person as %s (%s): people compare regardless of case and surrounding spaces",
+					quoteClipped(p), joinIndex(path, j), quoteClipped(a.Groups[g][j]))
 			}
 		}
 	}

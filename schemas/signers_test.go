@@ -61,7 +61,7 @@ func TestInvalidSigners(t *testing.T) {
 			"canary.approval.requireSignature", "is set but no key may sign: list them in canary.approval.signers or name an allowed_signers file in canary.approval.signersFile"},
 		{"an approver without a key", signedSpec(fmt.Sprintf("    signers:\n      - {name: alice, key: %q}\n    count: 2\n", alice)),
 			"canary.approval.requireSignature", "is set but only 1 of the approvers have a key in canary.approval.signers (bob has none), fewer than the 2 approvals each gate needs"},
-		{"too many signers", signedSpec(many), "canary.approval.signers", "must have at most 200 items"},
+		{"too many signers", signedSpec(many), "canary.approval.signers", "must have at most 200 items, not 201"},
 		{"signer without key", signedSpec("    signers: [{name: alice}]\n"), "canary.approval.signers[0].key", "is required"},
 	}
 	for _, tc := range cases {
@@ -112,7 +112,7 @@ func TestSignersFileIsEmbeddedByLoad(t *testing.T) {
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "keys", "big"), []byte(strings.Repeat("#", signing.MaxAllowedSignersLen+1)), 0o600))
 	require.NoError(t, os.WriteFile(spec, []byte(signedSpec("    signersFile: keys/big\n")), 0o600))
 	_, err = schemas.Load(spec)
-	require.ErrorContains(t, err, "is larger than 1048576 bytes")
+	require.ErrorContains(t, err, "the file is 1048577 bytes; change and release spec files are at most 1 MiB")
 }
 
 // The policy the release's validators apply: approve and promote must be signed when

@@ -385,7 +385,7 @@ func (s *Spec) CanaryCount() int {
 	desired := s.Target.Instances
 	n := s.Canary.Instances
 	if n == 0 && s.Canary.Percent > 0 {
-		n = (desired*s.Canary.Percent + 99) / 100
+		n = CeilPercent(max(0, desired), min(s.Canary.Percent, 100))
 	}
 	return max(1, min(n, desired))
 }

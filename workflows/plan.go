@@ -28,16 +28,24 @@ type Batch struct {
 }
 
 // NewPlan computes the plan for a spec when old instances of the previous version serve.
+// It allocates per batch, never per instance: a validated spec (schemas.Validate) has at
+// most schemas.MaxInstances instances, so at most that many batches. A spec beyond the
+// maxima (one that skipped validation) still gets at most that many, with larger batches,
+// rather than taking the process's memory.
 func NewPlan(spec schemas.Spec, old int) Plan {
-	desired := spec.Target.Instances
+	desired := max(0, spec.Target.Instances)
 	p := Plan{Strategy: spec.Promote.Strategy, Desired: desired, Old: old, Canary: spec.CanaryCount()}
-	remaining := desired - p.Canary
+	remaining := max(0, desired-p.Canary)
 	newAttached := p.Canary
 	if spec.Promote.Strategy == schemas.StrategyBlueGreen {
 		p.Batches = []Batch{{Launch: remaining, NewAttached: desired, OldAttached: 0}}
 		return p
 	}
 	size := BatchSize(spec)
+	if ceilDiv(remaining, size) > schemas.MaxInstances {
+		size = ceilDiv(remaining, schemas.MaxInstances)
+	}
+	p.Batches = make([]Batch, 0, max(1, ceilDiv(remaining, size)))
 	for remaining > 0 {
 		n := min(size, remaining)
 		remaining -= n
@@ -51,19 +59,26 @@ func NewPlan(spec schemas.Spec, old int) Plan {
 	return p
 }
 
-// BatchSize is the promote batch as a count: "2" or "25%" of the fleet rounded up, at least one.
+// BatchSize is the promote batch as a count: "2" or "25%" of the fleet rounded up, at
+// least one. The arithmetic cannot overflow, whatever the spec holds.
 func BatchSize(spec schemas.Spec) int {
-	b := strings.TrimSpace(spec.Promote.Batch)
-	desired := spec.Target.Instances
-	if b == "" {
-		return max(1, (desired+3)/4)
-	}
+	b := strings.TrimSpace(spec.Promote.BatchOrDefault())
+	desired := max(0, spec.Target.Instances)
 	if pct, ok := strings.CutSuffix(b, "%"); ok {
 		v, _ := strconv.Atoi(pct)
-		return max(1, (desired*v+99)/100)
+		return max(1, schemas.CeilPercent(desired, min(max(v, 0), 100)))
 	}
 	v, _ := strconv.Atoi(b)
 	return max(1, v)
+}
+
+// ceilDiv is n/d rounded up, for n ≥ 0 and d ≥ 1, without overflow.
+func ceilDiv(n, d int) int {
+	q := n / d
+	if n%d != 0 {
+		q++
+	}
+	return q
 }
 
 // Steps describes the plan in words, one line a step, as `zerodown plan` prints it.
