@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"testing"
 	"time"
 
@@ -70,4 +71,17 @@ func runCLI(program string, args []string) (string, int) {
 		out.WriteString("not a zerodown binary: " + program)
 	}
 	return out.String(), code
+}
+
+// goBinary is the go command of the toolchain running the tests.
+func goBinary() string {
+	if p := filepath.Join(runtime.GOROOT(), "bin", "go"); fileExists(p) {
+		return p
+	}
+	return "go"
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
 }
