@@ -6,7 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
+	"regexp"
 	"testing"
 	"time"
 
@@ -73,15 +73,24 @@ func runCLI(program string, args []string) (string, int) {
 	return out.String(), code
 }
 
-// goBinary is the go command of the toolchain running the tests.
+// goBinary is the go command: the one `go test` put first on PATH, else $GOROOT/bin/go.
 func goBinary() string {
-	if p := filepath.Join(runtime.GOROOT(), "bin", "go"); fileExists(p) {
+	if p, err := exec.LookPath("go"); err == nil {
 		return p
+	}
+	if root := os.Getenv("GOROOT"); root != "" {
+		return filepath.Join(root, "bin", "go")
 	}
 	return "go"
 }
 
-func fileExists(p string) bool {
-	_, err := os.Stat(p)
-	return err == nil
+// imageTag is the image name `make image` writes (the Makefile's IMAGE_TAG), which every
+// manifest must run.
+func imageTag(t *testing.T) string {
+	t.Helper()
+	makefile, err := os.ReadFile(filepath.Join(repoRoot(t), "Makefile"))
+	require.NoError(t, err)
+	m := regexp.MustCompile(`(?m)^IMAGE_TAG \?= (\S+)`).FindStringSubmatch(string(makefile))
+	require.NotNil(t, m, "the Makefile sets no IMAGE_TAG")
+	return m[1]
 }

@@ -123,6 +123,7 @@ func TestKubernetesWorkloads(t *testing.T) {
 		require.Equal(t, d.Spec.Selector.MatchLabels, subset(pod.Labels, d.Spec.Selector.MatchLabels), "%s: selector matches its pods", name)
 		require.GreaterOrEqual(t, *pod.Spec.TerminationGracePeriodSeconds, int64(35), "%s: graceful stop needs 30s + 5s", name)
 		for _, c := range pod.Spec.Containers {
+			require.Equal(t, imageTag(t), c.Image, "%s: the image make image and the Dockerfile build", name)
 			ports := map[string]int32{}
 			for _, p := range c.Ports {
 				ports[p.Name] = p.ContainerPort
