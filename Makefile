@@ -130,3 +130,12 @@ lint:
 
 clean:
 	rm -rf $(BIN) .tmp
+
+# The container image of zerodown and zerodown-worker without a Docker engine: static
+# binaries and CA certificates in one layer, user 65532, written as $(BIN)/zerodown-image.tar,
+# an archive that `docker load`, `podman load`, skopeo (oci-archive: or docker-archive:)
+# and crane read. With an engine: docker build -f deployments/image/Dockerfile .
+IMAGE_TAG ?= zerodown/zerodown:latest
+.PHONY: image
+image:
+	$(GO) run ./deployments/image -o $(BIN)/zerodown-image.tar -tag $(IMAGE_TAG)
