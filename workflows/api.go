@@ -11,6 +11,7 @@ import (
 	"github.com/zerodown/zerodown/analysis"
 	"github.com/zerodown/zerodown/fleet"
 	"github.com/zerodown/zerodown/schemas"
+	"github.com/zerodown/zerodown/signing"
 	"github.com/zerodown/zerodown/timeline"
 )
 
@@ -94,6 +95,8 @@ type ReleaseInput struct {
 	State        *ReleaseState `json:"state,omitempty"`
 	// Hold, set by a change, keeps the old fleet after the promote until the change says.
 	Hold *Hold `json:"hold,omitempty"`
+	// Signature, when set, proves who started the release: four-eyes then compares keys.
+	Signature *signing.Signed `json:"signature,omitempty"`
 }
 
 // Hold makes a release one step of a change: after the promote it keeps its old
@@ -121,21 +124,26 @@ type ReleaseHeld struct {
 // DefaultChecksPerRun keeps one run of a long soak near 3,000 history events.
 const DefaultChecksPerRun = 300
 
-// ApproveRequest is the payload of the approve update.
+// ApproveRequest is the payload of the approve update. Signature, when set, proves who
+// approved (docs/approvals.md); the spec can require it.
 type ApproveRequest struct {
-	By      string `json:"by"`
-	Comment string `json:"comment,omitempty"`
+	By        string          `json:"by"`
+	Comment   string          `json:"comment,omitempty"`
+	Signature *signing.Signed `json:"signature,omitempty"`
 }
 
-// AbortRequest is the payload of the abort update.
+// AbortRequest is the payload of the abort update. Anyone may abort unsigned: stopping is
+// always safe; a signed abort is recorded as verified.
 type AbortRequest struct {
-	By     string `json:"by"`
-	Reason string `json:"reason,omitempty"`
+	By        string          `json:"by"`
+	Reason    string          `json:"reason,omitempty"`
+	Signature *signing.Signed `json:"signature,omitempty"`
 }
 
-// ActorRequest is the payload of pause, resume and promote.
+// ActorRequest is the payload of pause, resume, promote and finalize.
 type ActorRequest struct {
-	By string `json:"by"`
+	By        string          `json:"by"`
+	Signature *signing.Signed `json:"signature,omitempty"`
 }
 
 // Actor is who sent the request.
@@ -185,14 +193,16 @@ const (
 
 // PendingApproval describes an open approval gate.
 type PendingApproval struct {
-	Reason    string    `json:"reason,omitempty"`    // why a gate analysis opened is waiting
-	Gate      string    `json:"gate,omitempty"`      // schemas.GateAfterSoak or GateBeforeLastBatch
-	Required  int       `json:"required,omitempty"`  // distinct approvals this gate needs
-	Approvals []string  `json:"approvals,omitempty"` // who has approved it so far
-	Approvers []string  `json:"approvers,omitempty"`
-	Since     time.Time `json:"since"`
-	Deadline  time.Time `json:"deadline,omitempty"`
-	OnTimeout string    `json:"onTimeout,omitempty"`
+	Reason    string   `json:"reason,omitempty"`    // why a gate analysis opened is waiting
+	Gate      string   `json:"gate,omitempty"`      // schemas.GateAfterSoak or GateBeforeLastBatch
+	Required  int      `json:"required,omitempty"`  // distinct approvals this gate needs
+	Approvals []string `json:"approvals,omitempty"` // who has approved it so far
+	// Signers are the verified signers of those approvals that were signed.
+	Signers   []signing.Verified `json:"signers,omitempty"`
+	Approvers []string           `json:"approvers,omitempty"`
+	Since     time.Time          `json:"since"`
+	Deadline  time.Time          `json:"deadline,omitempty"`
+	OnTimeout string             `json:"onTimeout,omitempty"`
 }
 
 // Status is what the status query returns.
@@ -217,13 +227,15 @@ type Status struct {
 	SoakEndsAt         time.Time        `json:"soakEndsAt,omitempty"`
 	AbortedBy          string           `json:"abortedBy,omitempty"`
 	StartedBy          string           `json:"startedBy,omitempty"`
-	Started            time.Time        `json:"started"`
-	Ended              time.Time        `json:"ended,omitempty"`
-	Batch              int              `json:"batch,omitempty"`
-	Batches            int              `json:"batches,omitempty"`
-	Timeline           []Event          `json:"timeline"`
-	NotifyError        string           `json:"notifyError,omitempty"` // the last notification that failed for good
-	Error              string           `json:"error,omitempty"`
-	Fleet              *fleet.State     `json:"fleet,omitempty"`
-	Run                int              `json:"run"` // how many times the release continued as new
+	// StartedByVerified is who signed the start: "alice (verified, SHA256:…)".
+	StartedByVerified string       `json:"startedByVerified,omitempty"`
+	Started           time.Time    `json:"started"`
+	Ended             time.Time    `json:"ended,omitempty"`
+	Batch             int          `json:"batch,omitempty"`
+	Batches           int          `json:"batches,omitempty"`
+	Timeline          []Event      `json:"timeline"`
+	NotifyError       string       `json:"notifyError,omitempty"` // the last notification that failed for good
+	Error             string       `json:"error,omitempty"`
+	Fleet             *fleet.State `json:"fleet,omitempty"`
+	Run               int          `json:"run"` // how many times the release continued as new
 }

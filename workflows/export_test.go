@@ -3,6 +3,7 @@ package workflows
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	commonpb "go.temporal.io/api/common/v1"
 	"go.temporal.io/sdk/converter"
@@ -14,7 +15,8 @@ import (
 // the validator of the named update against a release in the given phase. It exists for
 // the fuzz test: validators are where untrusted input (Slack, CLI, temporal CLI) lands.
 func ValidateUpdate(spec schemas.Spec, phase Phase, pending, paused, aborted bool, name string, payload []byte) (accepted bool, err error) {
-	r := &release{spec: spec, st: &ReleaseState{Status: Status{ReleaseID: spec.ID(), Phase: phase, Paused: paused, PausedBy: "someone"}}}
+	r := &release{spec: spec, st: &ReleaseState{Key: spec.ID() + "/run-1", Status: Status{ReleaseID: spec.ID(), Phase: phase, Paused: paused, PausedBy: "someone"}},
+		now: func() time.Time { return fuzzNow }}
 	if aborted {
 		r.abort = &AbortRequest{By: "someone"}
 	}
@@ -58,6 +60,9 @@ func ValidateUpdate(spec schemas.Spec, phase Phase, pending, paused, aborted boo
 }
 
 var errUndecodable = errors.New("payload does not decode")
+
+// fuzzNow is the workflow time validators see in ValidateUpdate.
+var fuzzNow = time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
 
 // IsUndecodable tells a payload the SDK would refuse before any validator runs.
 func IsUndecodable(err error) bool { return errors.Is(err, errUndecodable) }

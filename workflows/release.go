@@ -45,12 +45,14 @@ type release struct {
 	checks int      // soak checks in this run, to bound its history
 	// receivers apply the signals people send, in the order they were registered.
 	receivers []receiver
+	// now is the workflow's clock, for the validators (signatures expire).
+	now func() time.Time
 }
 
 // ReleaseWorkflow releases in.Version of in.Spec: canary, soak, approval, promote,
 // drain; any failure or abort rolls the fleet back to the old version.
 func ReleaseWorkflow(ctx workflow.Context, in ReleaseInput) (Status, error) {
-	r := &release{in: in, spec: in.Spec, st: in.State}
+	r := &release{in: in, spec: in.Spec, st: in.State, now: func() time.Time { return workflow.Now(ctx) }}
 	if r.st == nil {
 		info := workflow.GetInfo(ctx)
 		now := workflow.Now(ctx)
@@ -77,6 +79,11 @@ func ReleaseWorkflow(ctx workflow.Context, in ReleaseInput) (Status, error) {
 			return r.refuse(ctx, err)
 		}
 		r.spec = spec
+		starter, err := r.starter(in.Signature)
+		if err != nil {
+			return r.refuse(ctx, err)
+		}
+		r.st.Starter, r.st.Status.StartedByVerified = starter, who(starter, "")
 	}
 	r.startNotifier(ctx)
 	if err := r.registerHandlers(ctx); err != nil {

@@ -43,12 +43,23 @@ func (r *release) validateApprove(req ApproveRequest) error {
 	if pending == nil {
 		return fmt.Errorf("no approval is pending (phase %s)", r.st.Status.Phase)
 	}
-	return r.spec.Canary.Approval.CheckApprove(r.st.Status.ReleaseID, req.By, r.st.Status.StartedBy, pending.Approvals)
+	if err := r.spec.Canary.Approval.CheckApprove(r.st.Status.ReleaseID, req.By, r.st.Status.StartedBy, pending.Approvals); err != nil {
+		return err
+	}
+	v, err := r.signer(req.Signature, UpdateApprove, req.By)
+	if err != nil {
+		return err
+	}
+	return r.fourEyesByKey(v, pending)
 }
 
 func (r *release) onApprove(ctx workflow.Context, req ApproveRequest) string {
 	pending := r.st.Status.PendingApproval
+	v, _ := r.signer(req.Signature, UpdateApprove, req.By) // accepted by the validator
 	pending.Approvals = append(pending.Approvals, req.By)
+	if v.Name != "" {
+		pending.Signers = append(pending.Signers, v)
+	}
 	progress := ""
 	if pending.Required > 1 {
 		progress = fmt.Sprintf(" (%d of %d)", len(pending.Approvals), pending.Required)
@@ -57,15 +68,19 @@ func (r *release) onApprove(ctx workflow.Context, req ApproveRequest) string {
 	if req.Comment != "" {
 		msg += ": " + req.Comment
 	}
-	r.event(ctx, timeline.KindApproved, req.By, msg)
-	return "approved by " + req.By + progress
+	r.event(ctx, timeline.KindApproved, who(v, req.By), msg)
+	return "approved by " + who(v, req.By) + progress
 }
 
 func (r *release) validateAbort(req AbortRequest) error {
 	if err := requireBy(req.By); err != nil {
 		return err
 	}
-	return r.finished()
+	if err := r.finished(); err != nil {
+		return err
+	}
+	_, err := r.signer(req.Signature, UpdateAbort, req.By)
+	return err
 }
 
 func (r *release) onAbort(ctx workflow.Context, req AbortRequest) string {
@@ -74,7 +89,8 @@ func (r *release) onAbort(ctx workflow.Context, req AbortRequest) string {
 	if req.Reason != "" {
 		msg += ": " + req.Reason
 	}
-	r.event(ctx, timeline.KindAborted, req.By, msg)
+	v, _ := r.signer(req.Signature, UpdateAbort, req.By)
+	r.event(ctx, timeline.KindAborted, who(v, req.By), msg)
 	r.cancel() // stops the phase in progress; rollback runs on its own context
 	return "aborted by " + req.By + "; rolling back"
 }
@@ -89,12 +105,14 @@ func (r *release) validatePause(req ActorRequest) error {
 	if r.st.Status.Paused {
 		return fmt.Errorf("already paused by %s", r.st.Status.PausedBy)
 	}
-	return nil
+	_, err := r.signer(req.Signature, UpdatePause, req.By)
+	return err
 }
 
 func (r *release) onPause(ctx workflow.Context, req ActorRequest) string {
 	r.st.Status.Paused, r.st.Status.PausedBy = true, req.By
-	r.event(ctx, timeline.KindPaused, req.By, "paused: the soak clock stops and no new batch starts until resume")
+	v, _ := r.signer(req.Signature, UpdatePause, req.By)
+	r.event(ctx, timeline.KindPaused, who(v, req.By), "paused: the soak clock stops and no new batch starts until resume")
 	return "paused by " + req.By
 }
 
@@ -108,12 +126,14 @@ func (r *release) validateResume(req ActorRequest) error {
 	if !r.st.Status.Paused {
 		return errors.New("release is not paused")
 	}
-	return nil
+	_, err := r.signer(req.Signature, UpdateResume, req.By)
+	return err
 }
 
 func (r *release) onResume(ctx workflow.Context, req ActorRequest) string {
 	r.st.Status.Paused, r.st.Status.PausedBy = false, ""
-	r.event(ctx, timeline.KindResumed, req.By, "resumed")
+	v, _ := r.signer(req.Signature, UpdateResume, req.By)
+	r.event(ctx, timeline.KindResumed, who(v, req.By), "resumed")
 	return "resumed by " + req.By
 }
 
@@ -134,11 +154,16 @@ func (r *release) validatePromote(req ActorRequest) error {
 	if r.st.PromoteBy != "" {
 		return fmt.Errorf("already promoted by %s", r.st.PromoteBy)
 	}
-	return r.spec.Canary.Approval.CheckActor(r.st.Status.ReleaseID, req.By, "promote")
+	if err := r.spec.Canary.Approval.CheckActor(r.st.Status.ReleaseID, req.By, "promote"); err != nil {
+		return err
+	}
+	_, err := r.signer(req.Signature, UpdatePromote, req.By)
+	return err
 }
 
 func (r *release) onPromote(ctx workflow.Context, req ActorRequest) string {
 	r.st.PromoteBy = req.By
-	r.event(ctx, timeline.KindPromoted, req.By, "promote: skip the rest of the soak and the pauses between batches")
+	v, _ := r.signer(req.Signature, UpdatePromote, req.By)
+	r.event(ctx, timeline.KindPromoted, who(v, req.By), "promote: skip the rest of the soak and the pauses between batches")
 	return "promoted by " + req.By
 }

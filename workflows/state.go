@@ -1,6 +1,10 @@
 package workflows
 
-import "time"
+import (
+	"time"
+
+	"github.com/zerodown/zerodown/signing"
+)
 
 // ReleaseState is everything a release carries across continue-as-new.
 type ReleaseState struct {
@@ -18,6 +22,8 @@ type ReleaseState struct {
 	Prepared     bool          `json:"prepared,omitempty"` // PrepareFleet ran: FinishFleet must too
 	Inconclusive int           `json:"inconclusive"`
 	FinalizeBy   string        `json:"finalizeBy,omitempty"` // the change that finalized a held release
+	// Starter is whose key signed the start, if it was signed: four-eyes compares keys.
+	Starter signing.Verified `json:"starter,omitempty"`
 }
 
 // NotifyState is where a release's notifications stand: the thread to reply in, the last

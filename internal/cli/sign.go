@@ -25,28 +25,6 @@ const (
 	defaultSignFor = time.Hour
 )
 
-// The request types with the signature the workflow verifies. They keep the JSON shape of
-// workflows.ApproveRequest, AbortRequest, ActorRequest and ReleaseInput and add
-// "signature"; without a signature (nil) the JSON is unchanged.
-type (
-	signedApprove struct {
-		workflows.ApproveRequest
-		Signature *signing.Signed `json:"signature,omitempty"`
-	}
-	signedAbort struct {
-		workflows.AbortRequest
-		Signature *signing.Signed `json:"signature,omitempty"`
-	}
-	signedActor struct {
-		workflows.ActorRequest
-		Signature *signing.Signed `json:"signature,omitempty"`
-	}
-	signedStart struct {
-		workflows.ReleaseInput
-		Signature *signing.Signed `json:"signature,omitempty"`
-	}
-)
-
 // signClaim signs c with what keySpec names (a key file, KEY.pub of an ssh-agent key,
 // or "agent").
 func signClaim(keySpec string, c signing.Claim) (*signing.Signed, error) {
@@ -137,11 +115,11 @@ See docs/approvals.md.
 			var payload any
 			switch action {
 			case signing.ActionApprove:
-				payload = signedApprove{workflows.ApproveRequest{By: by, Comment: comment}, sig}
+				payload = workflows.ApproveRequest{By: by, Comment: comment, Signature: sig}
 			case signing.ActionAbort:
-				payload = signedAbort{workflows.AbortRequest{By: by, Reason: reason}, sig}
+				payload = workflows.AbortRequest{By: by, Reason: reason, Signature: sig}
 			default:
-				payload = signedActor{workflows.ActorRequest{By: by}, sig}
+				payload = workflows.ActorRequest{By: by, Signature: sig}
 			}
 			out, err := json.Marshal(payload)
 			if err != nil {

@@ -83,7 +83,7 @@ keys, not names (see docs/approvals.md).
 				return err
 			}
 			defer c.Close()
-			in := signedStart{ReleaseInput: workflows.ReleaseInput{Spec: *spec, Version: version, Changelog: notes, StartedBy: by}}
+			in := workflows.ReleaseInput{Spec: *spec, Version: version, Changelog: notes, StartedBy: by}
 			if sign != "" {
 				expires, err := expiry(defaultSignedFor)
 				if err != nil {

@@ -35,27 +35,27 @@ var (
 		name: workflows.UpdateApprove, short: "Approve a release waiting for approval", done: "approved",
 		text: "comment", textUse: "why it is fine to promote",
 		payload: func(by, text string, sig *signing.Signed) any {
-			return signedApprove{workflows.ApproveRequest{By: by, Comment: text}, sig}
+			return workflows.ApproveRequest{By: by, Comment: text, Signature: sig}
 		},
 	}
 	updateAbort = updateSpec{
 		name: workflows.UpdateAbort, short: "Abort a release: it rolls back to the old version", done: "aborted (rolling back)",
 		text: "reason", textUse: "why the release is aborted",
 		payload: func(by, text string, sig *signing.Signed) any {
-			return signedAbort{workflows.AbortRequest{By: by, Reason: text}, sig}
+			return workflows.AbortRequest{By: by, Reason: text, Signature: sig}
 		},
 	}
 	updatePause = updateSpec{
 		name: workflows.UpdatePause, short: "Pause a release: the soak clock and promotion stop", done: "paused",
-		payload: func(by, _ string, sig *signing.Signed) any { return signedActor{workflows.ActorRequest{By: by}, sig} },
+		payload: func(by, _ string, sig *signing.Signed) any { return workflows.ActorRequest{By: by, Signature: sig} },
 	}
 	updateResume = updateSpec{
 		name: workflows.UpdateResume, short: "Resume a paused release", done: "resumed",
-		payload: func(by, _ string, sig *signing.Signed) any { return signedActor{workflows.ActorRequest{By: by}, sig} },
+		payload: func(by, _ string, sig *signing.Signed) any { return workflows.ActorRequest{By: by, Signature: sig} },
 	}
 	updatePromote = updateSpec{
 		name: workflows.UpdatePromote, short: "Promote now: skip the rest of the soak", done: "promoting (soak skipped)",
-		payload: func(by, _ string, sig *signing.Signed) any { return signedActor{workflows.ActorRequest{By: by}, sig} },
+		payload: func(by, _ string, sig *signing.Signed) any { return workflows.ActorRequest{By: by, Signature: sig} },
 	}
 )
 

@@ -220,24 +220,18 @@ type action struct {
 var actions = map[string]action{
 	slacknotify.ActionApprove: {workflows.UpdateApprove, "approve", func(by string, sig *signing.Signed) any {
 		req := workflows.ApproveRequest{By: by, Comment: "from Slack"}
-		if sig == nil {
-			return req // unsigned: the request as it always was
-		}
-		return signedApprove{req, sig}
+		req.Signature = sig // nil when unsigned: the JSON is then as it always was
+		return req
 	}},
 	slacknotify.ActionAbort: {workflows.UpdateAbort, "abort", func(by string, sig *signing.Signed) any {
 		req := workflows.AbortRequest{By: by, Reason: "aborted from Slack"}
-		if sig == nil {
-			return req // unsigned: the request as it always was
-		}
-		return signedAbort{req, sig}
+		req.Signature = sig // nil when unsigned: the JSON is then as it always was
+		return req
 	}},
 	slacknotify.ActionPromote: {workflows.UpdatePromote, "promote", func(by string, sig *signing.Signed) any {
 		req := workflows.ActorRequest{By: by}
-		if sig == nil {
-			return req // unsigned: the request as it always was
-		}
-		return signedActor{req, sig}
+		req.Signature = sig // nil when unsigned: the JSON is then as it always was
+		return req
 	}},
 }
 

@@ -26,23 +26,6 @@ type StatusQuerier interface {
 	QueryWorkflow(ctx context.Context, workflowID, runID, queryType string, args ...any) (converter.EncodedValue, error)
 }
 
-// The request types with the signature the release verifies; nil adds nothing to the
-// JSON. (Same shape as workflows' request types once they carry Signature.)
-type (
-	signedApprove struct {
-		workflows.ApproveRequest
-		Signature *signing.Signed `json:"signature,omitempty"`
-	}
-	signedAbort struct {
-		workflows.AbortRequest
-		Signature *signing.Signed `json:"signature,omitempty"`
-	}
-	signedActor struct {
-		workflows.ActorRequest
-		Signature *signing.Signed `json:"signature,omitempty"`
-	}
-)
-
 // checkSigning refuses a signing key the bridge could not use.
 func checkSigning(cfg Config) error {
 	if cfg.SigningKey == nil {
