@@ -76,6 +76,7 @@ type StepStatus struct {
 	PreviousVersion string `json:"previousVersion,omitempty"`
 	// A confirm step's answers so far, and who rejected it.
 	Confirmations []Confirmation `json:"confirmations,omitempty"`
+	Checklist     []string       `json:"checklist,omitempty"`
 	Required      int            `json:"required,omitempty"`
 	Deadline      time.Time      `json:"deadline,omitempty"`
 	RejectedBy    string         `json:"rejectedBy,omitempty"`

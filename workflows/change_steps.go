@@ -129,7 +129,7 @@ func (c *change) check(ctx workflow.Context, s *stepRun) error {
 func (c *change) confirm(ctx workflow.Context, s *stepRun) error {
 	cf := s.spec.Confirm
 	timeout := cf.TimeoutOrDefault()
-	s.st.Required = cf.RequiredConfirmations()
+	s.st.Required, s.st.Checklist = cf.RequiredConfirmations(), cf.Checklist
 	s.st.Deadline = workflow.Now(ctx).Add(timeout)
 	c.event(ctx, timeline.KindConfirmAsked, "", fmt.Sprintf("%s: waiting for %d confirmation(s) from %s (checklist: %v; timeout %s, then %s)",
 		s.spec.ID, s.st.Required, cf.Approval().ApproversLabel(), cf.Checklist, timeout, cf.OnTimeoutOrDefault()))

@@ -19,6 +19,11 @@ import (
 var changeSubcommands = []func(*App) *cobra.Command{
 	(*App).changeValidateCommand,
 	(*App).changePlanCommand,
+	(*App).changeStartCommand,
+	(*App).changeStatusCommand,
+	(*App).changeConfirmCommand,
+	(*App).changeRejectCommand,
+	(*App).changeAbortCommand,
 }
 
 func (a *App) changeCommand() *cobra.Command {
