@@ -33,7 +33,7 @@ func TestMorePathsOnDevServer(t *testing.T) {
 
 	base := integrationSpec()
 	base.Canary.Soak = schemas.Duration(2 * time.Second)
-	base.Canary.Analysis.Interval = schemas.Duration(500 * time.Millisecond)
+	base.Canary.Analysis.Interval = schemas.Duration(time.Second) // the shortest a spec may ask
 
 	// An unhealthy canary rolls back on its own.
 	f.SetUnhealthy("v2", true)

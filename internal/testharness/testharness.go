@@ -157,6 +157,14 @@ func StartWorker(t testing.TB, c client.Client, fleets fleet.Registry) workerapp
 // waits for it to poll. The worker's stop is checked: it must return nil.
 func StartWorkerWith(t testing.TB, c client.Client, opts workerapp.Options) workerapp.Ready {
 	t.Helper()
+	ready, _ := StartStoppableWorker(t, c, opts)
+	return ready
+}
+
+// StartStoppableWorker is StartWorkerWith with a stop function, for tests in which a
+// worker goes away mid-release and another takes over; stop waits for it to end.
+func StartStoppableWorker(t testing.TB, c client.Client, opts workerapp.Options) (workerapp.Ready, func()) {
+	t.Helper()
 	opts.Client = c
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
@@ -169,26 +177,30 @@ func StartWorkerWith(t testing.TB, c client.Client, opts workerapp.Options) work
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- workerapp.Run(ctx, opts) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("worker stopped with: %v", err)
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("worker stopped with: %v", err)
+				}
+			case <-time.After(opts.StopTimeout + 30*time.Second):
+				t.Errorf("worker did not stop")
 			}
-		case <-time.After(opts.StopTimeout + 30*time.Second):
-			t.Errorf("worker did not stop")
-		}
-	})
+		})
+	}
+	t.Cleanup(stop)
 	select {
 	case r := <-ready:
-		return r
+		return r, stop
 	case err := <-done:
 		t.Fatalf("worker failed to start: %v", err)
 	case <-time.After(time.Minute):
 		t.Fatal("worker did not start within a minute")
 	}
-	return workerapp.Ready{}
+	return workerapp.Ready{}, stop
 }
 
 // quietLogger keeps the SDK's info chatter out of test output; warnings still show.
