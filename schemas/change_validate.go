@@ -140,7 +140,7 @@ const maxChangeDuration = 365 * 24 * time.Hour
 func checkChangeDurations(c *ChangeSpec, add func(path, format string, args ...any)) {
 	check := func(path string, d Duration) {
 		if d.D() > maxChangeDuration {
-			add(path, "is %s; durations of a change are at most %s", formatDuration(d.D()), formatDuration(maxChangeDuration))
+			add(path, "is %s; durations of a change are at most %s", FormatDuration(d.D()), FormatDuration(maxChangeDuration))
 		}
 	}
 	check("holdTimeout", c.HoldTimeout)

@@ -95,7 +95,7 @@ func checkDuration(v any, positive bool) error {
 		return fmt.Errorf("must be longer than 0s")
 	}
 	if d > MaxDuration {
-		return fmt.Errorf("%s is longer than %s (365 days), the longest duration a spec may hold", s, formatDuration(MaxDuration))
+		return fmt.Errorf("%s is longer than %s (365 days), the longest duration a spec may hold", s, FormatDuration(MaxDuration))
 	}
 	return nil
 }
@@ -152,8 +152,9 @@ func suggestDuration(raw string) string {
 	return strconv.FormatFloat(n*hours, 'f', -1, 64) + "h"
 }
 
-// formatDuration prints a duration the way people write it: 1h, not 1h0m0s.
-func formatDuration(d time.Duration) string {
+// FormatDuration prints a duration the way people write it: 1h, not 1h0m0s; the CLI
+// uses it too.
+func FormatDuration(d time.Duration) string {
 	s := d.String()
 	if strings.HasSuffix(s, "m0s") {
 		s = strings.TrimSuffix(s, "0s")

@@ -24,13 +24,13 @@ func checkSemantics(s *Spec, lines map[string]int) error {
 
 	// The canary must be judged at least once before it is promoted.
 	if soak, every := s.Canary.Soak.D(), s.Canary.Analysis.Interval.D(); soak < every {
-		add("canary.soak", "%s is shorter than canary.analysis.interval (%s); the soak must last at least one analysis interval", formatDuration(soak), formatDuration(every))
+		add("canary.soak", "%s is shorter than canary.analysis.interval (%s); the soak must last at least one analysis interval", FormatDuration(soak), FormatDuration(every))
 	}
 
 	// Each check judges the samples of its last interval: a step longer than the interval
 	// would leave checks without a single sample.
 	if step, every := s.Canary.Analysis.Step.D(), s.Canary.Analysis.Interval.D(); step > every {
-		add("canary.analysis.step", "%s is longer than canary.analysis.interval (%s); a check takes one sample per step within its interval", formatDuration(step), formatDuration(every))
+		add("canary.analysis.step", "%s is longer than canary.analysis.interval (%s); a check takes one sample per step within its interval", FormatDuration(step), FormatDuration(every))
 	}
 
 	// A metric whose minSamples no check can reach would leave every check Inconclusive.
@@ -56,7 +56,7 @@ func checkSemantics(s *Spec, lines map[string]int) error {
 		}
 		if sampled && most < m.MinSamples {
 			add(path+".minSamples", "is %d, but a check of %s at step %s gives the canary at most %d %s, so every check would be Inconclusive; lengthen canary.analysis.interval, shorten canary.analysis.step or lower minSamples",
-				m.MinSamples, formatDuration(an.Interval.D()), formatDuration(an.StepOrDefault()), most, how)
+				m.MinSamples, FormatDuration(an.Interval.D()), FormatDuration(an.StepOrDefault()), most, how)
 		}
 	}
 
@@ -94,19 +94,19 @@ func checkRatios(s *Spec, add func(path, format string, args ...any)) {
 	an := s.Canary.Analysis
 	every := an.Interval.D()
 	if every < MinInterval {
-		add("canary.analysis.interval", "is %s; checks run at most once a second (at least %s)", formatDuration(every), formatDuration(MinInterval))
+		add("canary.analysis.interval", "is %s; checks run at most once a second (at least %s)", FormatDuration(every), FormatDuration(MinInterval))
 	} else {
 		if n := s.Canary.Soak.D() / every; n > MaxChecks {
 			add("canary.soak", "%s is %d analysis intervals of %s; a soak makes at most %d checks: lengthen canary.analysis.interval or shorten the soak",
-				formatDuration(s.Canary.Soak.D()), n, formatDuration(every), MaxChecks)
+				FormatDuration(s.Canary.Soak.D()), n, FormatDuration(every), MaxChecks)
 		}
 		if n := an.PostPromotion.D() / every; n > MaxChecks {
 			add("canary.analysis.postPromotion", "%s is %d analysis intervals of %s; the post-promotion watch makes at most %d checks",
-				formatDuration(an.PostPromotion.D()), n, formatDuration(every), MaxChecks)
+				FormatDuration(an.PostPromotion.D()), n, FormatDuration(every), MaxChecks)
 		}
 		if step := an.StepOrDefault(); step > 0 && every/step > MaxSamplesPerCheck {
 			add("canary.analysis.step", "%s gives %d samples per check of %s; at most %d (Prometheus's limit of points in a range query)",
-				formatDuration(step), every/step, formatDuration(every), MaxSamplesPerCheck)
+				FormatDuration(step), every/step, FormatDuration(every), MaxSamplesPerCheck)
 		}
 	}
 	if b := s.Promote.Batch; !strings.HasSuffix(b, "%") && b != "" {

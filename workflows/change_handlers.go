@@ -93,14 +93,19 @@ func (c *change) waitingConfirm(id string) (*stepRun, error) {
 	return s, nil
 }
 
-func (c *change) validateConfirm(req ConfirmRequest) error {
-	if err := requireBy(req.By); err != nil {
-		return err
+// answerable is the confirm step a person answers, while the change can still take it.
+func (c *change) answerable(by, step string) (*stepRun, error) {
+	if err := requireBy(by); err != nil {
+		return nil, err
 	}
 	if err := c.finished(); err != nil {
-		return err
+		return nil, err
 	}
-	s, err := c.waitingConfirm(req.Step)
+	return c.waitingConfirm(step)
+}
+
+func (c *change) validateConfirm(req ConfirmRequest) error {
+	s, err := c.answerable(req.By, req.Step)
 	if err != nil {
 		return err
 	}
@@ -144,13 +149,7 @@ func (c *change) onConfirm(ctx workflow.Context, req ConfirmRequest) string {
 }
 
 func (c *change) validateReject(req RejectRequest) error {
-	if err := requireBy(req.By); err != nil {
-		return err
-	}
-	if err := c.finished(); err != nil {
-		return err
-	}
-	s, err := c.waitingConfirm(req.Step)
+	s, err := c.answerable(req.By, req.Step)
 	if err != nil {
 		return err
 	}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io/fs"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -80,25 +79,13 @@ func (a *App) changeValidateCommand() *cobra.Command {
 		Short: "Check change specs and the release specs they name; prints ok: change NAME or each field error (exit 3)",
 		Args:  args(cobra.MinimumNArgs(1)),
 		RunE: func(_ *cobra.Command, files []string) error {
-			// Every file is checked, so one run reports every broken change.
-			var first error
-			for _, f := range files {
+			return a.validateEach(files, func(f string) (string, error) {
 				c, err := loadChange(f)
 				if err != nil {
-					if first == nil || ExitCode(err) == ExitInvalidSpec && ExitCode(first) != ExitInvalidSpec {
-						first = err
-					}
-					if len(files) > 1 {
-						a.report(err)
-					}
-					continue
+					return "", err
 				}
-				fmt.Fprintf(a.Stdout, "ok: change %s (%s, %d %s)\n", c.Name, c.Environment, len(c.Steps), plural(len(c.Steps), "step", "steps"))
-			}
-			if first != nil && len(files) > 1 {
-				return &CodeError{Code: ExitCode(first), Err: first, Silent: true}
-			}
-			return first
+				return fmt.Sprintf("change %s (%s, %d %s)", c.Name, c.Environment, len(c.Steps), plural(len(c.Steps), "step", "steps")), nil
+			})
 		},
 	}
 }
@@ -159,16 +146,16 @@ func describeStep(c *schemas.ChangeSpec, s schemas.Step) string {
 			return fmt.Sprintf("release %s %s", r.File, r.Version)
 		}
 		rp := workflows.NewPlan(*r.Spec, r.Spec.Target.Instances)
-		how := fmt.Sprintf("canary %d, soak %s, %d %s", rp.Canary, human(r.Spec.Canary.Soak.D()), len(rp.Batches), plural(len(rp.Batches), "batch", "batches"))
+		how := fmt.Sprintf("canary %d, soak %s, %d %s", rp.Canary, schemas.FormatDuration(r.Spec.Canary.Soak.D()), len(rp.Batches), plural(len(rp.Batches), "batch", "batches"))
 		if rp.Strategy == schemas.StrategyBlueGreen {
-			how = fmt.Sprintf("canary %d, soak %s, bluegreen", rp.Canary, human(r.Spec.Canary.Soak.D()))
+			how = fmt.Sprintf("canary %d, soak %s, bluegreen", rp.Canary, schemas.FormatDuration(r.Spec.Canary.Soak.D()))
 		}
 		if r.Spec.Canary.Approval.Required {
 			how += ", approval"
 		}
 		return fmt.Sprintf("release %s %s %s: %s; held until the change ends", r.Spec.Service, c.Environment, r.Version, how)
 	case s.Command != nil:
-		what := fmt.Sprintf("command %s, at most %s", strings.Join(s.Command.Run, " "), human(s.Command.TimeoutOrDefault()))
+		what := fmt.Sprintf("command %s, at most %s", strings.Join(s.Command.Run, " "), schemas.FormatDuration(s.Command.TimeoutOrDefault()))
 		if len(s.Command.Undo) > 0 {
 			what += "; undo " + strings.Join(s.Command.Undo, " ")
 		}
@@ -182,14 +169,14 @@ func describeStep(c *schemas.ChangeSpec, s schemas.Step) string {
 				what += fmt.Sprintf(" containing %q", k.HTTP.Contains)
 			}
 		}
-		return what + fmt.Sprintf(", %d %s %s apart", k.Tries(), plural(k.Tries(), "try", "tries"), human(k.IntervalOrDefault()))
+		return what + fmt.Sprintf(", %d %s %s apart", k.Tries(), plural(k.Tries(), "try", "tries"), schemas.FormatDuration(k.IntervalOrDefault()))
 	case s.Confirm != nil:
 		k := s.Confirm
 		what := fmt.Sprintf("confirm by %d of %s", k.RequiredConfirmations(), k.Approval().ApproversLabel())
 		if n := len(k.Checklist); n > 0 {
 			what += fmt.Sprintf(", checklist %s", strings.Join(k.Checklist, ", "))
 		}
-		return what + fmt.Sprintf("; after %s: %s", human(k.TimeoutOrDefault()), k.OnTimeoutOrDefault())
+		return what + fmt.Sprintf("; after %s: %s", schemas.FormatDuration(k.TimeoutOrDefault()), k.OnTimeoutOrDefault())
 	case s.Migration != nil:
 		m := s.Migration
 		what := "migration expand " + strings.Join(m.Expand, " ")
@@ -252,18 +239,6 @@ func (a *App) changePlanCommand() *cobra.Command {
 	}
 	cmd.Flags().StringVarP(&output, "output", "o", OutputText, "text or json")
 	return cmd
-}
-
-// human prints a duration the way people write it: 3h, not 3h0m0s.
-func human(d time.Duration) string {
-	s := d.String()
-	if strings.HasSuffix(s, "m0s") {
-		s = strings.TrimSuffix(s, "0s")
-	}
-	if strings.HasSuffix(s, "h0m") {
-		s = strings.TrimSuffix(s, "0m")
-	}
-	return s
 }
 
 func plural(n int, one, many string) string {

@@ -76,25 +76,13 @@ func (a *App) validateCommand() *cobra.Command {
 			if len(files) == 0 {
 				return usagef("a spec file is required: zerodown validate FILE...")
 			}
-			// Every file is checked, so one run reports every broken spec.
-			var first error
-			for _, f := range files {
+			return a.validateEach(files, func(f string) (string, error) {
 				spec, err := loadSpec(f)
 				if err != nil {
-					if first == nil || ExitCode(err) == ExitInvalidSpec && ExitCode(first) != ExitInvalidSpec {
-						first = err
-					}
-					if len(files) > 1 {
-						a.report(err)
-					}
-					continue
+					return "", err
 				}
-				fmt.Fprintf(a.Stdout, "ok: %s/%s\n", spec.Service, spec.Environment)
-			}
-			if first != nil && len(files) > 1 {
-				return &CodeError{Code: ExitCode(first), Err: first, Silent: true}
-			}
-			return first
+				return fmt.Sprintf("%s/%s", spec.Service, spec.Environment), nil
+			})
 		},
 	}
 	cmd.Flags().StringArrayVarP(&files, "file", "f", nil, "release spec (YAML); repeat to validate several")
@@ -242,4 +230,27 @@ func readFile(path string) (string, error) {
 		return "", err
 	}
 	return string(b), nil
+}
+
+// validateEach checks every file, so that one run reports every broken one: "ok: WHAT"
+// for each good file, the errors of the others; the exit code is the worst refusal.
+func (a *App) validateEach(files []string, check func(file string) (string, error)) error {
+	var first error
+	for _, f := range files {
+		what, err := check(f)
+		if err != nil {
+			if first == nil || ExitCode(err) == ExitInvalidSpec && ExitCode(first) != ExitInvalidSpec {
+				first = err
+			}
+			if len(files) > 1 {
+				a.report(err)
+			}
+			continue
+		}
+		fmt.Fprintf(a.Stdout, "ok: %s\n", what)
+	}
+	if first != nil && len(files) > 1 {
+		return &CodeError{Code: ExitCode(first), Err: first, Silent: true}
+	}
+	return first
 }
