@@ -115,7 +115,7 @@ bake: { method: none }
 canary:
   instances: 1
   soak: 3s
-  analysis: { interval: 500ms, provider: health, failureLimit: 1 }
+  analysis: { interval: 1s, provider: health, failureLimit: 1 }
 promote: { strategy: rolling, batch: 50%, maxUnavailable: 0 }
 drain: { timeout: 5s }
 rollback: { automatic: true }

@@ -1,19 +1,12 @@
 package memory
 
 import (
-	"maps"
 	"slices"
 	"sync"
 
 	"github.com/zerodown/zerodown/fleet"
 	"github.com/zerodown/zerodown/schemas"
 )
-
-// FleetEnv is the entry of target.local.env that names a memory target's fleet among
-// Fleets. A memory target has no settings of its own and ignores target.local, so the
-// name rides there: it reaches every activity with the target, as a real provider's
-// fleet identity (an endpoint, a target group) does.
-const FleetEnv = "ZERODOWN_MEMORY_FLEET"
 
 // Fleets keeps one in-memory fleet per name, so that many releases served by one worker
 // (a benchmark runs a thousand) each see a fleet of their own, as releases of different
@@ -29,26 +22,19 @@ func NewFleets() *Fleets {
 	return &Fleets{fleets: map[string]*Fleet{}}
 }
 
-// InFleet returns t with its instances in the fleet called name (a copy: t is not changed).
+// InFleet returns t with its instances in the fleet called name (a copy: t is not
+// changed), through target.memory.fleet.
 func InFleet(t schemas.Target, name string) schemas.Target {
-	local := schemas.LocalSpec{}
-	if t.Local != nil {
-		local = *t.Local
-	}
-	env := make(map[string]string, len(local.Env)+1)
-	maps.Copy(env, local.Env)
-	env[FleetEnv] = name
-	local.Env = env
-	t.Local = &local
+	t.Memory = &schemas.MemorySpec{Fleet: name}
 	return t
 }
 
 // NameOf is the fleet a target names; "" for a target that names none.
 func NameOf(t schemas.Target) string {
-	if t.Local == nil {
+	if t.Memory == nil {
 		return ""
 	}
-	return t.Local.Env[FleetEnv]
+	return t.Memory.Fleet
 }
 
 // Fleet returns the fleet called name, creating it empty on first use.

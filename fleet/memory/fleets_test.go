@@ -51,14 +51,15 @@ func TestTargetWithoutNameUsesTheUnnamedFleet(t *testing.T) {
 	require.Equal(t, "x", memory.NameOf(memory.InFleet(target(1), "x")))
 }
 
+// A named target is still a valid spec's target (the release validates its input).
 func TestInFleetKeepsTheRestOfTheTarget(t *testing.T) {
 	orig := target(2)
 	orig.HealthTimeout = schemas.Duration(time.Minute)
-	orig.Local = &schemas.LocalSpec{Env: map[string]string{"A": "1"}}
 	named := memory.InFleet(orig, "x")
 	require.Equal(t, schemas.Duration(time.Minute), named.HealthTimeout)
-	require.Equal(t, map[string]string{"A": "1", memory.FleetEnv: "x"}, named.Local.Env)
-	require.Equal(t, map[string]string{"A": "1"}, orig.Local.Env, "the original is not changed")
+	require.Equal(t, &schemas.MemorySpec{Fleet: "x"}, named.Memory)
+	require.Nil(t, orig.Memory, "the original is not changed")
+	require.Nil(t, named.Local, "a memory target needs no local settings")
 }
 
 func target(n int) schemas.Target {
