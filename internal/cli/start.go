@@ -127,9 +127,8 @@ func startError(spec *schemas.Spec, err error) error {
 	}
 	var invalid *serviceerror.InvalidArgument
 	if errors.As(err, &invalid) && strings.Contains(strings.ToLower(invalid.Message), "search attribute") {
-		return WithCode(ExitError, fmt.Errorf("%s; register zerodown's search attributes on the namespace: "+
-			"temporal operator search-attribute create --name %s --type Keyword --name %s --type Keyword --name %s --type Keyword --name %s --type Keyword",
-			invalid.Message, workflows.SAService, workflows.SAEnvironment, workflows.SAVersion, workflows.SAPhase))
+		return WithCode(ExitError, fmt.Errorf("%s; register zerodown's search attributes on the namespace: %s",
+			invalid.Message, registerSearchAttributes()))
 	}
 	return WithCode(ExitError, fmt.Errorf("start %s: %w", spec.ID(), err))
 }
@@ -326,3 +325,12 @@ func FormatEvent(ev workflows.Event) string {
 
 // shortID turns release/board/prod into board/prod, as the commands take it.
 func shortID(id string) string { return strings.TrimPrefix(id, "release/") }
+
+// registerSearchAttributes is the command that registers every zerodown search attribute.
+func registerSearchAttributes() string {
+	cmd := "temporal operator search-attribute create"
+	for _, sa := range workflows.SearchAttributes {
+		cmd += " --name " + sa + " --type Keyword"
+	}
+	return cmd
+}
