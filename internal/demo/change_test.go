@@ -1,0 +1,87 @@
+package demo_test
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/zerodown/zerodown/internal/demo"
+	"github.com/zerodown/zerodown/internal/testharness"
+	"github.com/zerodown/zerodown/workflows"
+)
+
+// TestChangeEndToEnd does what `make demo-change` and `make demo-change-bad` do, on free
+// ports: a night of two services under load succeeds (both fleets on the new versions,
+// the contract done) and a night whose front end fails its sanity test rolls back in
+// reverse, both services back on their old versions within 10s; nobody notices either.
+func TestChangeEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the dev server, two local clouds and the demo service")
+	}
+	root, err := filepath.Abs(filepath.Join("..", ".."))
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	defer cancel()
+	bin := t.TempDir()
+	require.NoError(t, demo.Build(ctx, root, bin))
+	require.NoError(t, demo.BuildChange(ctx, root, bin))
+	srv := testharness.StartServer(t)
+
+	run := func(t *testing.T, bad bool) *demo.ChangeSummary {
+		out := &testharness.SyncBuffer{}
+		sum, err := demo.RunChange(ctx, demo.ChangeOptions{
+			Options: demo.Options{
+				Root: root, BinDir: bin, WorkDir: t.TempDir(),
+				Temporal: srv.Address, CloudAPI: freeAddr(t), LB: freeAddr(t),
+				Rate: 40, WSClients: 8, Out: out,
+			},
+			WebCloudAPI: freeAddr(t), WebLB: freeAddr(t), Bad: bad, ConfirmAfter: time.Second,
+		})
+		t.Log("demo output:\n" + out.String())
+		require.NoError(t, err)
+		for name, l := range sum.Load {
+			require.NotNil(t, l, name)
+			require.Greater(t, l.Requests, int64(200), name)
+			require.Zero(t, l.Failed, "%s failures: %+v %q", name, l.Failures, l.FailureSamples)
+			require.Zero(t, l.WebSocket.Dropped, name)
+			require.Zero(t, l.WebSocket.Lost, name)
+			require.Empty(t, l.WebSocket.VerifyError, name)
+		}
+		require.Len(t, sum.Load, 2)
+		require.Empty(t, sum.Leaked)
+		require.Contains(t, out.String(), "nobody noticed")
+		return sum
+	}
+
+	t.Run("night", func(t *testing.T) {
+		sum := run(t, false)
+		require.Equal(t, workflows.PhaseSucceeded, sum.Status.Phase, sum.Status.Error)
+		require.Equal(t, map[string]int{demo.APINew: 2}, sum.Fleets["board-api"])
+		require.Equal(t, map[string]int{demo.WebNew: 2}, sum.Fleets["board-web"])
+		expand, ok := sum.Status.Step(demo.StepExpand)
+		require.True(t, ok)
+		require.Equal(t, "done", expand.Contract)
+		landing, _ := sum.Status.Step(demo.StepLanding)
+		require.Len(t, landing.Confirmations, 1)
+	})
+
+	t.Run("bad", func(t *testing.T) {
+		sum := run(t, true)
+		st := sum.Status
+		require.Equal(t, workflows.PhaseRolledBack, st.Phase, st.Error)
+		require.Equal(t, demo.StepWebSanity, st.FailedStep)
+		require.Equal(t, map[string]int{demo.APIOld: 2}, sum.Fleets["board-api"])
+		require.Equal(t, map[string]int{demo.WebOld: 2}, sum.Fleets["board-web"])
+		for _, id := range []string{"web", "api", demo.StepExpand} {
+			s, _ := st.Step(id)
+			require.Equal(t, workflows.StepRolledBack, s.State, "%s: %s", id, s.Message)
+		}
+		backup, _ := st.Step("backup")
+		require.Equal(t, workflows.StepDone, backup.State, "the backup is left")
+		require.False(t, sum.BackOnOld.IsZero(), "both fleets seen back on their old versions")
+		require.Less(t, sum.BackWithin, 10*time.Second)
+	})
+}
