@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -137,10 +138,12 @@ func (s *Server) serveWSRelay(w http.ResponseWriter, r *http.Request) {
 	}
 	last := int64(-1)
 	if v := r.URL.Query().Get("since"); v != "" {
-		if _, err := fmt.Sscan(v, &last); err != nil || last < 0 {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 {
 			httpError(w, http.StatusBadRequest, "since must be a non-negative integer")
 			return
 		}
+		last = n
 	}
 	target := "ws" + strings.TrimPrefix(s.front.base.String(), "http") + "/ws?" + r.URL.RawQuery
 	dctx, cancel := context.WithTimeout(r.Context(), backendCallTimeout)
@@ -159,7 +162,7 @@ func (s *Server) serveWSRelay(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return
 	}
-	s.requests.WithLabelValues(fmt.Sprint(http.StatusSwitchingProtocols), r.Method).Inc()
+	s.requests.WithLabelValues(strconv.Itoa(http.StatusSwitchingProtocols), r.Method).Inc()
 	s.wsWG.Add(1)
 	defer s.wsWG.Done()
 	defer user.CloseNow()
