@@ -24,6 +24,7 @@ import (
 	"github.com/zerodown/zerodown/internal/loadgen"
 	"github.com/zerodown/zerodown/internal/localcloud/api"
 	"github.com/zerodown/zerodown/schemas"
+	"github.com/zerodown/zerodown/timeline"
 	"github.com/zerodown/zerodown/workflows"
 )
 
@@ -104,10 +105,13 @@ type ChangeSummary struct {
 	Load map[string]*loadgen.Report `json:"load"`
 	// FailedCheck is when the step that failed ended; BackOnOld is when the fleets were
 	// first seen serving only their old versions after it (sampled every 100ms).
-	FailedCheck time.Time     `json:"failedCheck,omitzero"`
-	BackOnOld   time.Time     `json:"backOnOld,omitzero"`
-	BackWithin  time.Duration `json:"backWithin,omitempty"`
-	Leaked      []string      `json:"leaked,omitempty"`
+	FailedCheck time.Time `json:"failedCheck,omitzero"`
+	// Undone is, per step the rollback undid, how long after FailedCheck the change's
+	// timeline says it was undone.
+	Undone     map[string]time.Duration `json:"undone,omitempty"`
+	BackOnOld  time.Time                `json:"backOnOld,omitzero"`
+	BackWithin time.Duration            `json:"backWithin,omitempty"`
+	Leaked     []string                 `json:"leaked,omitempty"`
 }
 
 // ZeroLoss reports whether nobody noticed on either service.
@@ -342,6 +346,12 @@ func (cw *changeWorld) run(ctx context.Context, sum *ChangeSummary, gens map[str
 	}
 	if s, ok := st.Step(st.FailedStep); ok && st.FailedStep != "" {
 		sum.FailedCheck = s.Ended
+		sum.Undone = map[string]time.Duration{}
+		for _, e := range st.Timeline {
+			if step, _, ok := strings.Cut(e.Message, ":"); ok && e.Kind == timeline.KindUndone {
+				sum.Undone[step] = e.Time.Sub(s.Ended)
+			}
+		}
 		sum.BackOnOld = backOnOld(<-samples, s.Ended)
 		if !sum.BackOnOld.IsZero() {
 			sum.BackWithin = sum.BackOnOld.Sub(s.Ended)
@@ -532,9 +542,16 @@ func (cw *changeWorld) printSummary(sum *ChangeSummary) {
 		if sum.BackOnOld.IsZero() {
 			fmt.Fprintf(out, "after %s failed: the fleets were NOT seen back on %s and %s\n", st.FailedStep, cw.old[serviceAPI], cw.old[serviceWeb])
 		} else {
-			fmt.Fprintf(out, "both services back on their old versions (%s, %s) %s after %s failed (goal: 10s)\n",
+			fmt.Fprintf(out, "both services back on their old versions (%s, %s) %s after %s failed, as the fleets showed (goal: 10s)\n",
 				cw.old[serviceAPI], cw.old[serviceWeb], sum.BackWithin.Round(10*time.Millisecond), st.FailedStep)
 		}
+		var undone []string
+		for _, s := range slices.Backward(st.Steps) {
+			if d, ok := sum.Undone[s.ID]; ok {
+				undone = append(undone, fmt.Sprintf("%s +%s", s.ID, d.Round(10*time.Millisecond)))
+			}
+		}
+		fmt.Fprintf(out, "the change's timeline: %s failed, then undone: %s\n", st.FailedStep, strings.Join(undone, ", "))
 	}
 	for _, name := range []string{serviceAPI, serviceWeb} {
 		l := sum.Load[name]

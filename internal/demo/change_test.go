@@ -105,6 +105,10 @@ func TestChangeEndToEnd(t *testing.T) {
 			s, _ := st.Step(id)
 			require.Equal(t, workflows.StepRolledBack, s.State, "%s: %s", id, s.Message)
 		}
+		// In reverse: the front end, then the back end, then the expand.
+		require.Len(t, sum.Undone, 3, "%v", sum.Undone)
+		require.LessOrEqual(t, sum.Undone["web"], sum.Undone["api"])
+		require.LessOrEqual(t, sum.Undone["api"], sum.Undone[demo.StepExpand])
 		backup, _ := st.Step("backup")
 		require.Equal(t, workflows.StepDone, backup.State, "the backup is left")
 		require.False(t, sum.BackOnOld.IsZero(), "both fleets seen back on their old versions")
