@@ -139,3 +139,16 @@ IMAGE_TAG ?= zerodown/zerodown:latest
 .PHONY: image
 image:
 	$(GO) run ./deployments/image -o $(BIN)/zerodown-image.tar -tag $(IMAGE_TAG)
+
+# A change of two services under load (docs/changes.md): the board back end and the board
+# as its front end, each behind its own load balancer, with a database change in
+# expand/contract form: backup, expand, back end, sanity, front end, sanity, landing
+# confirmation (the demo confirms after 5s unless you do), finalize, contract.
+.PHONY: demo-change demo-change-bad
+demo-change: temporal-cli
+	$(GO) run ./internal/demo/cmd/zerodown-demo --change night
+
+# The same night with a front end whose sanity test fails: the change rolls back in
+# reverse (front end, back end, expand) and prints how fast both were back.
+demo-change-bad: temporal-cli
+	$(GO) run ./internal/demo/cmd/zerodown-demo --change bad

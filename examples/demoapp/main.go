@@ -8,6 +8,13 @@
 //
 // A bad build can also carry its faults inside the binary, as a real bad release
 // carries its bug: `go build -ldflags "-X main.bakedFlags=--error-rate=0.3"`.
+//
+// With --backend it is a front end calling another board's load balancer; with
+// --item-owner it is the version that needs the expand migration, which
+//
+//	demoapp migrate --store /tmp/board.db expand|undo-expand|contract|backup FILE
+//
+// runs (see board/migrate.go).
 package main
 
 import (
@@ -32,6 +39,13 @@ import (
 var bakedFlags string
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "migrate" {
+		if err := migrate(os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, "demoapp migrate:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "demoapp:", err)
 		os.Exit(1)
@@ -46,6 +60,9 @@ func run() error {
 		store           = flag.String("store", "demoapp.db", "SQLite file shared by all instances")
 		errorRate       = flag.Float64("error-rate", 0, "fault: fraction of API requests answered 500 (0..1)")
 		latency         = flag.Duration("latency", 0, "fault: latency added to every API request")
+		backend         = flag.String("backend", "", "be a front end: the back end's load balancer, e.g. http://127.0.0.1:8080")
+		itemOwner       = flag.Bool("item-owner", false, "write items.owner (needs the expand migration; the version after it has this baked in)")
+		failSanity      = flag.Bool("fail-sanity", false, "fault: /sanity answers 500 while /smoke and /healthz pass")
 		failHealth      = flag.Bool("fail-health", false, "fault: /healthz answers 503")
 		unhealthyAfter  = flag.Duration("unhealthy-after", 0, "fault: /healthz answers 503 once this long has passed since start")
 		crashOnStart    = flag.Bool("crash-on-start", false, "fault: exit 1 right after starting")
@@ -87,9 +104,16 @@ func run() error {
 		return err
 	}
 	defer st.Close()
+	if *itemOwner {
+		if err := st.WriteOwners(); err != nil {
+			return err
+		}
+	}
 	srv, err := board.New(board.Config{
 		Version:        *version,
 		Store:          st,
+		Backend:        *backend,
+		FailSanity:     *failSanity,
 		ErrorRate:      *errorRate,
 		Latency:        *latency,
 		FailHealth:     *failHealth,
@@ -117,4 +141,20 @@ func run() error {
 		stop() // a second signal kills at once, for an operator who cannot wait
 	}()
 	return srv.Serve(ctx, ln, *drainDelay, *shutdownTimeout)
+}
+
+// migrate runs `demoapp migrate --store FILE ACTION [ARG]`, a DBA's script for the board.
+func migrate(args []string) error {
+	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
+	store := fs.String("store", "", "SQLite file of the board (required)")
+	timeout := fs.Duration("timeout", time.Minute, "bound on the migration")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *store == "" || fs.NArg() == 0 {
+		return errors.New("usage: demoapp migrate --store FILE expand|undo-expand|contract|backup FILE")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
+	defer cancel()
+	return board.Migrate(ctx, *store, fs.Arg(0), fs.Args()[1:]...)
 }

@@ -186,8 +186,11 @@ type World struct {
 	pids     []int
 	client   client.Client
 	sockets  []*os.File // the local cloud's listening sockets, held across its restarts
-	stopOnce sync.Once
-	leaks    []string
+	// moreClouds are the API addresses of further local clouds (a change's second
+	// service), whose instances are stopped and checked for leaks too.
+	moreClouds []string
+	stopOnce   sync.Once
+	leaks      []string
 }
 
 // Start brings the world up: it wipes the work dir, starts the services and seeds the
@@ -337,11 +340,15 @@ func (w *World) startTemporal(ctx context.Context) error {
 
 // seed puts the old version on the fleet, as if it had been released long ago.
 func (w *World) seed(ctx context.Context) error {
-	f := w.Fleet()
-	n := w.spec.Target.Instances
-	ins, err := f.Launch(ctx, fleet.LaunchRequest{Key: "demo/seed/" + w.opts.Seed, Version: w.opts.Seed, Count: n})
+	return w.seedFleet(ctx, w.Fleet(), "demo", w.spec.Target.Instances, w.opts.Seed)
+}
+
+// seedFleet launches n instances of version on f, waits until they are healthy and
+// attaches them.
+func (w *World) seedFleet(ctx context.Context, f *local.Fleet, name string, n int, version string) error {
+	ins, err := f.Launch(ctx, fleet.LaunchRequest{Key: name + "/seed/" + version, Version: version, Count: n})
 	if err != nil {
-		return fmt.Errorf("launch %d x %s: %w", n, w.opts.Seed, err)
+		return fmt.Errorf("launch %d x %s: %w", n, version, err)
 	}
 	ids := make([]string, len(ins))
 	for i, in := range ins {
@@ -350,12 +357,12 @@ func (w *World) seed(ctx context.Context) error {
 	wctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	if err := f.WaitHealthy(wctx, ids); err != nil {
-		return fmt.Errorf("%s did not get healthy: %w", w.opts.Seed, err)
+		return fmt.Errorf("%s did not get healthy: %w", version, err)
 	}
 	if err := f.Attach(ctx, ids); err != nil {
 		return err
 	}
-	w.Say("fleet: %d x %s serving behind the load balancer", n, w.opts.Seed)
+	w.Say("fleet %s: %d x %s serving behind its load balancer", name, n, version)
 	return nil
 }
 
@@ -572,8 +579,10 @@ func (w *World) leaked() []string {
 // stopAll stops what the demo started, newest first, remembering instance PIDs first so
 // that leaks can be checked once everything says it has stopped.
 func (w *World) stopAll() {
-	if st, err := instancePIDs(w.opts.CloudAPI); err == nil {
-		w.pids = st
+	for _, api := range append([]string{w.opts.CloudAPI}, w.moreClouds...) {
+		if st, err := instancePIDs(api); err == nil {
+			w.pids = append(w.pids, st...)
+		}
 	}
 	if w.client != nil {
 		w.client.Close()

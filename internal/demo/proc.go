@@ -155,6 +155,11 @@ func Build(ctx context.Context, root, binDir string) error {
 		{"-o", filepath.Join(binDir, "releases", "v2", "demoapp"), "./examples/demoapp"},
 		{"-ldflags", "-X main.bakedFlags=" + BadBuildFlags, "-o", filepath.Join(binDir, "releases", "v3", "demoapp"), "./examples/demoapp"},
 	}
+	return goBuild(ctx, root, builds)
+}
+
+// goBuild runs `go build` with each argument list in turn, in root.
+func goBuild(ctx context.Context, root string, builds [][]string) error {
 	for _, b := range builds {
 		cmd := exec.CommandContext(ctx, "go", append([]string{"build"}, b...)...)
 		cmd.Dir = root

@@ -37,6 +37,12 @@ func startInstance(t *testing.T, path string, cfg board.Config) *instance {
 	cfg.Store = st
 	srv, err := board.New(cfg)
 	require.NoError(t, err)
+	return serve(t, srv, st)
+}
+
+// serve serves srv until the test ends, then closes it and its store.
+func serve(t *testing.T, srv *board.Server, st *board.Store) *instance {
+	t.Helper()
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(func() {
 		ts.CloseClientConnections()

@@ -33,6 +33,9 @@ const VersionHeader = "X-Demoapp-Version"
 type Config struct {
 	Version string // required; labels metrics and responses
 	Store   *Store // required; shared by every instance
+	// Backend, if set, makes the instance a front end: the base URL of the back end's load
+	// balancer, which its API, WebSockets, /smoke and /sanity call (frontend.go).
+	Backend string
 
 	// Faults, to demonstrate a bad release.
 	ErrorRate  float64       // fraction of API requests answered 500
@@ -41,6 +44,9 @@ type Config struct {
 	// UnhealthyAfter makes /healthz answer 503 once this long has passed since start: a
 	// version that passes its first checks and goes bad while it soaks (a leak, say).
 	UnhealthyAfter time.Duration
+	// FailSanity makes /sanity answer 500 while /smoke and /healthz pass: a build whose
+	// end-to-end path is broken though each instance looks fine.
+	FailSanity bool
 
 	// NoShutdownMigration makes Serve close WebSockets on shutdown without telling
 	// clients to reconnect, as a service that knows nothing of session migration does;
@@ -61,6 +67,7 @@ type Server struct {
 	hub     *hub
 	log     *slog.Logger
 	handler http.Handler
+	front   *frontend // nil unless Config.Backend is set
 
 	draining atomic.Bool
 	started  time.Time
@@ -94,6 +101,13 @@ func New(cfg Config) (*Server, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{cfg: cfg, store: cfg.Store, log: cfg.Logger, started: time.Now()}
+	if cfg.Backend != "" {
+		f, err := newFrontend(cfg.Backend)
+		if err != nil {
+			return nil, err
+		}
+		s.front = f
+	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.initMetrics()
 	s.hub = newHub(s.store, cfg.PollInterval, s.log)
@@ -146,10 +160,19 @@ func (s *Server) routes() http.Handler {
 	api.HandleFunc("POST /api/boards/{board}/items", s.createItem)
 	api.HandleFunc("PUT /api/boards/{board}/items/{id}", s.updateItem)
 
+	var apiHandler http.Handler = api
+	ws := http.HandlerFunc(s.serveWS)
+	if s.front != nil {
+		apiHandler, ws = s.front.proxy, s.serveWSRelay
+	}
+
 	mux := http.NewServeMux()
-	mux.Handle("/api/", s.instrument(s.faults(api), true))
-	mux.Handle("GET /ws", s.instrument(http.HandlerFunc(s.serveWS), false))
+	mux.Handle("/api/", s.instrument(s.faults(apiHandler), true))
+	mux.Handle("GET /ws", s.instrument(ws, false))
 	mux.Handle("GET /smoke", s.instrument(http.HandlerFunc(s.smoke), true))
+	// /sanity is the end-to-end test of a change, read through the load balancer; like
+	// probes it is not counted, so a failing sanity test does not move the error rate.
+	mux.HandleFunc("GET /sanity", s.sanity)
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("POST /admin/migrate", s.adminMigrate)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}))
@@ -302,7 +325,7 @@ func (s *Server) createItem(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	it, err := s.store.Create(r.Context(), board, text, s.cfg.Version)
+	it, err := s.store.CreateBy(r.Context(), board, text, s.cfg.Version, r.Header.Get(UserHeader))
 	if err != nil {
 		s.storeError(w, r, err)
 		return
@@ -347,7 +370,16 @@ func (s *Server) storeError(w http.ResponseWriter, r *http.Request, err error) {
 // pre-traffic hooks. Injected random errors do not apply: a hook should fail on a
 // broken instance, not on a coin toss; the canary analysis catches error rates.
 func (s *Server) smoke(w http.ResponseWriter, r *http.Request) {
-	it, err := s.store.Create(r.Context(), "_smoke", "smoke", s.cfg.Version)
+	if s.front != nil {
+		back, err := s.front.smoke(r.Context())
+		if err != nil {
+			httpError(w, http.StatusBadGateway, err.Error())
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"ok": true, "version": s.cfg.Version, "backend": back})
+		return
+	}
+	it, err := s.store.CreateBy(r.Context(), "_smoke", "smoke", s.cfg.Version, "smoke")
 	if err == nil {
 		_, _, err = s.store.List(r.Context(), "_smoke", 1)
 	}
@@ -356,6 +388,15 @@ func (s *Server) smoke(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"ok": true, "version": s.cfg.Version, "seq": it.Seq})
+}
+
+// sanity is smoke unless the build carries the sanity fault.
+func (s *Server) sanity(w http.ResponseWriter, r *http.Request) {
+	if s.cfg.FailSanity {
+		httpError(w, http.StatusInternalServerError, errSanityFault.Error())
+		return
+	}
+	s.smoke(w, r)
 }
 
 func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
@@ -437,17 +478,25 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 // they are gone or ctx ends. It returns how many clients were asked.
 func (s *Server) Migrate(ctx context.Context) int {
 	clients := s.hub.clients()
+	var done []chan struct{}
 	for _, cl := range clients {
 		cl.askMigrate()
+		done = append(done, cl.done)
 	}
-	for _, cl := range clients {
-		select {
-		case <-cl.done:
-		case <-ctx.Done():
-			return len(clients)
+	if s.front != nil {
+		for _, rl := range s.front.all() {
+			rl.askMigrate()
+			done = append(done, rl.done)
 		}
 	}
-	return len(clients)
+	for _, d := range done {
+		select {
+		case <-d:
+		case <-ctx.Done():
+			return len(done)
+		}
+	}
+	return len(done)
 }
 
 func (s *Server) adminMigrate(w http.ResponseWriter, r *http.Request) {

@@ -1,6 +1,7 @@
 package board
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -25,7 +26,9 @@ type Item struct {
 	Seq int64 `json:"seq"`
 	// Version is the demoapp version that last wrote the item, so a demo can show which
 	// release served a write.
-	Version   string    `json:"version"`
+	Version string `json:"version"`
+	// Owner is who created the item, written only by a version that knows items.owner.
+	Owner     string    `json:"owner,omitempty"`
 	CreatedAt time.Time `json:"createdAt"`
 	UpdatedAt time.Time `json:"updatedAt"`
 }
@@ -50,6 +53,8 @@ type Store struct {
 	// writeMu queues this process's writers in Go rather than in SQLite's busy loop,
 	// which sleeps in coarse steps; other processes still queue through busy_timeout.
 	writeMu sync.Mutex
+	// owners makes Create write items.owner (WriteOwners): the version after the expand.
+	owners bool
 }
 
 const schema = `
@@ -169,16 +174,30 @@ func logChange(tx *sql.Tx, op string, it Item) error {
 
 // Create adds an item to board and returns it with its id and seq.
 func (s *Store) Create(ctx context.Context, board, text, version string) (Item, error) {
+	return s.CreateBy(ctx, board, text, version, "")
+}
+
+// CreateBy is Create for a known user: a store that writes owners (WriteOwners) records
+// owner, "anonymous" when empty; another ignores it, as the old version does.
+func (s *Store) CreateBy(ctx context.Context, board, text, version, owner string) (Item, error) {
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	it := Item{Board: board, Text: text, Version: version, CreatedAt: now, UpdatedAt: now}
+	insert := `INSERT INTO items (board, text, seq, version, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)`
+	if s.owners {
+		it.Owner = cmp.Or(owner, "anonymous")
+		insert = `INSERT INTO items (board, text, seq, version, created_at, updated_at, owner) VALUES (?, ?, ?, ?, ?, ?, ?)`
+	}
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		seq, err := nextSeq(tx, board)
 		if err != nil {
 			return err
 		}
 		it.Seq = seq
-		res, err := tx.Exec(`INSERT INTO items (board, text, seq, version, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)`,
-			board, text, seq, version, now.UnixMilli(), now.UnixMilli())
+		args := []any{board, text, seq, version, now.UnixMilli(), now.UnixMilli()}
+		if s.owners {
+			args = append(args, it.Owner)
+		}
+		res, err := tx.Exec(insert, args...)
 		if err != nil {
 			return err
 		}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/zerodown/zerodown/internal/demo"
+	"github.com/zerodown/zerodown/workflows"
 )
 
 func main() {
@@ -22,6 +23,8 @@ func main() {
 		approve  = flag.Duration("approve-after", 10*time.Second, "how long an approval waits for you before the demo approves")
 		rate     = flag.Float64("rate", 50, "HTTP requests per second")
 		ws       = flag.Int("ws-clients", 8, "WebSocket clients")
+		change   = flag.String("change", "", "run a change of two services instead: night (make demo-change) or bad (make demo-change-bad)")
+		confirm  = flag.Duration("confirm-after", 5*time.Second, "with --change: how long the landing confirmation waits for you")
 	)
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -29,6 +32,10 @@ func main() {
 	opts, err := demo.FromRepo(ctx, *noBuild, os.Stdout)
 	if err != nil {
 		fail(err)
+	}
+	if *change != "" {
+		runChange(ctx, opts, *change, *confirm, *noBuild, *rate, *ws)
+		return
 	}
 	opts.Releases, opts.ApproveAfter, opts.Rate, opts.WSClients = strings.Split(*releases, ","), *approve, *rate, *ws
 	sum, err := demo.Run(ctx, opts)
@@ -41,6 +48,36 @@ func main() {
 		fail(err)
 	}
 	if sum.Load == nil || !sum.Load.ZeroLoss() {
+		os.Exit(1)
+	}
+}
+
+// runChange is `make demo-change` and `make demo-change-bad`.
+func runChange(ctx context.Context, opts demo.Options, which string, confirmAfter time.Duration, noBuild bool, rate float64, ws int) {
+	if which != "night" && which != "bad" {
+		fail(fmt.Errorf("--change %q: night or bad", which))
+	}
+	if !noBuild {
+		fmt.Println("building the night's versions (back end " + demo.APIOld + ", " + demo.APINew + "; front end " + demo.WebOld + ", " + demo.WebNew + ", and " + demo.WebBad + " with a broken sanity path)...")
+		if err := demo.BuildChange(ctx, opts.Root, opts.BinDir); err != nil {
+			fail(err)
+		}
+	}
+	opts.Rate, opts.WSClients = rate, ws
+	sum, err := demo.RunChange(ctx, demo.ChangeOptions{Options: opts, Bad: which == "bad", ConfirmAfter: confirmAfter})
+	if ctx.Err() != nil {
+		fmt.Println("interrupted: everything the demo started has stopped")
+		os.Exit(130)
+	}
+	if err != nil {
+		fail(err)
+	}
+	want := workflows.PhaseSucceeded
+	if which == "bad" {
+		want = workflows.PhaseRolledBack
+	}
+	if sum.Status.Phase != want || !sum.ZeroLoss() {
+		fmt.Printf("zerodown-demo: the change ended %s (expected %s), or someone noticed\n", sum.Status.Phase, want)
 		os.Exit(1)
 	}
 }
