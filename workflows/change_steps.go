@@ -94,7 +94,9 @@ func (c *change) command(ctx workflow.Context, s *stepRun, action string, args, 
 	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, commandOptions(timeout)), a.RunCommand, in).Get(ctx, &out); err != nil {
 		return err
 	}
-	s.st.Message = fmt.Sprintf("%s: exit 0 in %s", action, out.Took.Round(time.Millisecond))
+	if action != "contract" { // a contract is told in the step's Contract, beside its expand
+		s.st.Message = fmt.Sprintf("%s: exit 0 in %s", action, out.Took.Round(time.Millisecond))
+	}
 	return nil
 }
 
