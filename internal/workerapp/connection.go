@@ -122,7 +122,7 @@ func (e *ConnectError) Hint() string {
 	switch {
 	case strings.Contains(msg, "certificate signed by unknown authority"):
 		return "TLS: the server's certificate is signed by an unknown authority: give its CA (TEMPORAL_TLS_SERVER_CA_CERT_PATH or server_ca_cert_path in the profile)"
-	case strings.Contains(msg, "certificate is valid for"), strings.Contains(msg, "certificate is not valid for"):
+	case strings.Contains(msg, "certificate is valid for"), strings.Contains(msg, "certificate is not valid for"), strings.Contains(msg, "doesn't contain any IP SANs"):
 		return "TLS: the server's certificate does not name the host asked for: set the name it carries (TEMPORAL_TLS_SERVER_NAME or server_name in the profile)"
 	case strings.Contains(msg, "certificate required"), strings.Contains(msg, "bad certificate"), strings.Contains(msg, "unknown certificate authority"):
 		return "TLS: the server wants a client certificate it trusts (mTLS): give one (TEMPORAL_TLS_CLIENT_CERT_PATH and TEMPORAL_TLS_CLIENT_KEY_PATH, or client_cert_path and client_key_path in the profile)"
@@ -132,7 +132,9 @@ func (e *ConnectError) Hint() string {
 		return "TLS: the handshake failed: check TEMPORAL_TLS_SERVER_CA_CERT_PATH, TEMPORAL_TLS_SERVER_NAME and the client certificate"
 	case code == codes.Unauthenticated, code == codes.PermissionDenied:
 		return "the server refused the credentials: check the API key (TEMPORAL_API_KEY or api_key in the profile) or the client certificate"
-	case e.TLS && (strings.Contains(msg, "connection reset") || strings.Contains(msg, "EOF")):
+	case !e.TLS && strings.Contains(msg, "server preface"):
+		return "the server closed the connection at once; if it wants TLS, turn it on (TEMPORAL_TLS=true, with TEMPORAL_TLS_SERVER_CA_CERT_PATH for a private CA)"
+	case e.TLS && (strings.Contains(msg, "connection reset") || strings.Contains(msg, "broken pipe") || strings.Contains(msg, "EOF")):
 		return "TLS: the server closed the connection during the handshake; it may want a client certificate (TEMPORAL_TLS_CLIENT_CERT_PATH)"
 	}
 	return ""
