@@ -7,6 +7,6 @@
 //
 // What stays readable: workflow IDs (release/<service>/<environment>), workflow and
 // activity type names, search attributes (ZerodownService, ZerodownEnvironment,
-// ZerodownVersion, ZerodownPhase), timer and event metadata, failure messages (the
+// ZerodownVersion, ZerodownPhase, ZerodownChange), timer and event metadata, failure messages (the
 // SDK's failure converter keeps them in clear unless told otherwise).
 package codec
