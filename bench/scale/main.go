@@ -76,6 +76,10 @@ func main() {
 		fail(fmt.Errorf("start the Temporal dev server: %w\n%s", err, serverOut.String()))
 	}
 	defer func() { _ = srv.Stop() }()
+	die := func(err error) { // fail, without leaving the dev server behind
+		_ = srv.Stop()
+		fail(err)
+	}
 	c := srv.Client()
 	// Workers beyond the first get their own connection, as separate processes would.
 	startWorkers := func(n int) (*measure.Worker, func()) {
@@ -84,13 +88,13 @@ func main() {
 			extra, err := client.Dial(client.Options{HostPort: srv.FrontendHostPort(), Namespace: client.DefaultNamespace,
 				Logger: sdklog.NewStructuredLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})))})
 			if err != nil {
-				fail(err)
+				die(err)
 			}
 			clients = append(clients, extra)
 		}
 		w, err := measure.StartWorkers(ctx, clients)
 		if err != nil {
-			fail(err)
+			die(err)
 		}
 		return w, func() {
 			for _, extra := range clients[1:] {
@@ -122,6 +126,9 @@ func main() {
 	if slices.Contains(run, "concurrent") {
 		var rounds []*measure.ConcurrentResult
 		for i, n := range counts {
+			if ctx.Err() != nil {
+				break
+			}
 			env := measure.Environment
 			if len(counts) > 1 {
 				env = fmt.Sprintf("%s-%dw", measure.Environment, n)
