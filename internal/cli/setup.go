@@ -95,10 +95,10 @@ func (a *App) setup(ctx context.Context, c client.Client, address, namespace str
 	if ns, err := c.WorkflowService().DescribeNamespace(ctx, &workflowservice.DescribeNamespaceRequest{Namespace: namespace}); err == nil {
 		retention := ns.GetConfig().GetWorkflowExecutionRetentionTtl().AsDuration()
 		if retention < minRetention {
-			fmt.Fprintf(out, "retention: %s; a release's history (its approvals, its rollbacks) is deleted that long after it ends; consider at least %s (temporal operator namespace update -n %s --retention %s)\n",
-				retention, minRetention, namespace, minRetention)
+			fmt.Fprintf(out, "retention: %s; a release's history (its approvals, its rollbacks) is deleted that long after it ends; consider at least %s (temporal operator namespace update -n %s --retention %dh)\n",
+				days(retention), days(minRetention), namespace, int(minRetention.Hours()))
 		} else {
-			fmt.Fprintf(out, "retention: %s, enough\n", retention)
+			fmt.Fprintf(out, "retention: %s, enough\n", days(retention))
 		}
 	}
 	fmt.Fprintf(out, "workers: run `zerodown worker` (task queue %q) with the same connection settings; two or more for availability\n", workflows.TaskQueue)
@@ -166,6 +166,18 @@ func printCloudSteps(out io.Writer, namespace string, err error) {
 		fmt.Fprintf(out, "  tcld namespace search-attributes add --namespace %s --search-attribute \"%s=Keyword\"\n", namespace, name)
 	}
 	fmt.Fprintln(out, "then run `zerodown setup` again to check.")
+}
+
+// days writes a retention the way people say it.
+func days(d time.Duration) string {
+	n := d.Hours() / 24
+	if n == 1 {
+		return "1 day"
+	}
+	if n == float64(int(n)) {
+		return fmt.Sprintf("%d days", int(n))
+	}
+	return d.String()
 }
 
 func sortedKeys[V any](m map[string]V) []string {

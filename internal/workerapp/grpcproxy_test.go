@@ -37,6 +37,9 @@ type proxyConfig struct {
 	cert      tls.Certificate
 	clientCAs *certPool
 	apiKey    string
+	// refusePrefix refuses calls of methods starting with it, as Temporal Cloud refuses
+	// operator calls to a key that may not administer the namespace.
+	refusePrefix string
 }
 
 func startFrontProxy(t *testing.T, backend string, cfg proxyConfig) *frontProxy {
@@ -55,6 +58,9 @@ func startFrontProxy(t *testing.T, backend string, cfg proxyConfig) *frontProxy 
 		grpc.Creds(credentials.NewTLS(tlsConfig)),
 		grpc.ForceServerCodec(rawCodec{}),
 		grpc.UnknownServiceHandler(func(_ any, ss grpc.ServerStream) error {
+			if method, _ := grpc.MethodFromServerStream(ss); cfg.refusePrefix != "" && strings.HasPrefix(method, cfg.refusePrefix) {
+				return status.Error(codes.PermissionDenied, "Request unauthorized.")
+			}
 			return p.forward(ss, conn, cfg.apiKey)
 		}),
 	)
