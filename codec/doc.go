@@ -6,7 +6,8 @@
 // `temporal --codec-endpoint`.
 //
 // What stays readable: workflow IDs (release/<service>/<environment>), workflow and
-// activity type names, search attributes (ZerodownService, ZerodownEnvironment,
-// ZerodownVersion, ZerodownPhase), timer and event metadata, failure messages (the
-// SDK's failure converter keeps them in clear unless told otherwise).
+// activity type names, the task queue, search attributes (ZerodownService,
+// ZerodownEnvironment, ZerodownVersion, ZerodownPhase, ZerodownChange), timer and event
+// metadata, failure messages (the SDK's failure converter keeps them in clear unless told
+// otherwise). See README.md and docs/production.md.
 package codec

@@ -91,6 +91,18 @@ func StartDevServer(t testing.TB) client.Client {
 // `go test -short` (make test-short: no servers) skips them.
 func StartServer(t testing.TB) *Server {
 	t.Helper()
+	return startServer(t, true)
+}
+
+// StartBareServer starts a dev server as StartServer does but without zerodown's search
+// attributes, as a fresh production namespace is: for `zerodown setup`.
+func StartBareServer(t testing.TB) *Server {
+	t.Helper()
+	return startServer(t, false)
+}
+
+func startServer(t testing.TB, searchAttributes bool) *Server {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("starts a Temporal dev server; runs without -short")
 	}
@@ -102,7 +114,11 @@ func StartServer(t testing.TB) *Server {
 	out := &SyncBuffer{}
 	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
 	defer cancel()
-	srv, err := testsuite.StartDevServer(ctx, DevServerOptions(exe, out))
+	opts := DevServerOptions(exe, out)
+	if !searchAttributes {
+		opts.ExtraArgs = nil
+	}
+	srv, err := testsuite.StartDevServer(ctx, opts)
 	if err != nil {
 		t.Fatalf("start the Temporal dev server (%s): %v\n%s", exe, err, out.String())
 	}

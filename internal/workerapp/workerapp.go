@@ -209,6 +209,11 @@ func connect(ctx context.Context, opts Options, logger *slog.Logger, handler cli
 		if handler != nil {
 			co.MetricsHandler = handler
 		}
+		dc, err := DataConverter()
+		if err != nil {
+			return nil, err
+		}
+		co.DataConverter = dc
 		return client.NewClientFromExistingWithContext(ctx, opts.Client, co)
 	}
 	timeout := opts.ConnectTimeout

@@ -35,6 +35,10 @@ type ConcurrentConfig struct {
 	// Starters start the releases in parallel (default 50), as many CI jobs would.
 	Starters int
 	Timeout  time.Duration // for the whole part (default 30m)
+	// Environment of the releases (default Environment): rounds of one run keep apart.
+	Environment string
+	// Workers is how many workers serve (filled in by Concurrent, for the table).
+	Workers  int
 	Progress func(format string, args ...any)
 }
 
@@ -56,6 +60,9 @@ func (c *ConcurrentConfig) defaults() {
 	}
 	if c.Timeout == 0 {
 		c.Timeout = 30 * time.Minute
+	}
+	if c.Environment == "" {
+		c.Environment = Environment
 	}
 	if c.Progress == nil {
 		c.Progress = func(string, ...any) {}
@@ -113,19 +120,25 @@ drain: {timeout: 1m}
 		return nil, err
 	}
 	spec.Target = memory.InFleet(spec.Target, service)
+	// The memory provider reads only the fleet name from target.local, but the release
+	// validates target.local as a local cloud target, which needs a command.
+	if len(spec.Target.Local.Command) == 0 {
+		spec.Target.Local.Command = []string{"memory-fleet"}
+	}
 	return spec, nil
 }
 
 // Concurrent runs part (a) on c with w serving.
 func Concurrent(ctx context.Context, c client.Client, w *Worker, cfg ConcurrentConfig) (*ConcurrentResult, error) {
 	cfg.defaults()
+	cfg.Workers = len(w.MetricsURLs)
 	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 	defer cancel()
 	res := &ConcurrentResult{Config: cfg, Outcomes: map[string]int{}}
 
 	specs := make([]*schemas.Spec, cfg.Releases)
 	for i := range specs {
-		spec, err := ReleaseSpec(fmt.Sprintf("svc-%04d", i), Environment, cfg.Instances, cfg.Soak, cfg.Interval)
+		spec, err := ReleaseSpec(fmt.Sprintf("svc-%04d", i), cfg.Environment, cfg.Instances, cfg.Soak, cfg.Interval)
 		if err != nil {
 			return nil, err
 		}
@@ -143,7 +156,7 @@ func Concurrent(ctx context.Context, c client.Client, w *Worker, cfg ConcurrentC
 	res.StartAll = time.Since(began)
 	cfg.Progress("all %d started in %s; waiting for them to finish", cfg.Releases, res.StartAll.Round(time.Millisecond))
 
-	infos, err := waitClosed(ctx, c, cfg.Releases, began, cfg.Progress)
+	infos, err := waitClosed(ctx, c, cfg.Environment, cfg.Releases, began, cfg.Progress)
 	res.FinishAll = time.Since(began)
 	if err != nil {
 		return res, err
@@ -164,7 +177,7 @@ func Concurrent(ctx context.Context, c client.Client, w *Worker, cfg ConcurrentC
 		}
 	}
 	res.WorkerPeakRSS, res.GoHeap = peakRSS(), goHeap()
-	res.Latency, err = scrapeLatencies(ctx, w.MetricsURL)
+	res.Latency, err = scrapeLatencies(ctx, w.MetricsURLs...)
 	return res, err
 }
 
@@ -202,8 +215,8 @@ feed:
 // waitClosed polls visibility until n releases of the benchmark's environment started
 // after since have closed, and returns them. Polling one count costs the server far
 // less than a thousand long polls on histories.
-func waitClosed(ctx context.Context, c client.Client, n int, since time.Time, progress func(string, ...any)) ([]*workflowpb.WorkflowExecutionInfo, error) {
-	base := fmt.Sprintf("%s = '%s' AND StartTime >= '%s'", workflows.SAEnvironment, Environment, since.UTC().Add(-time.Second).Format(time.RFC3339Nano))
+func waitClosed(ctx context.Context, c client.Client, env string, n int, since time.Time, progress func(string, ...any)) ([]*workflowpb.WorkflowExecutionInfo, error) {
+	base := fmt.Sprintf("%s = '%s' AND StartTime >= '%s'", workflows.SAEnvironment, env, since.UTC().Add(-time.Second).Format(time.RFC3339Nano))
 	closed := base + " AND ExecutionStatus != 'Running'"
 	last := time.Now()
 	for {

@@ -32,8 +32,38 @@ var latencies = []struct{ name, metric string }{
 	{"activity execution", "temporal_activity_execution_latency_seconds"},
 }
 
-// scrapeLatencies reads the worker's /metrics.
-func scrapeLatencies(ctx context.Context, url string) ([]Latency, error) {
+// scrapeLatencies reads the workers' /metrics and merges their histograms.
+func scrapeLatencies(ctx context.Context, urls ...string) ([]Latency, error) {
+	merged := map[string]*dto.MetricFamily{}
+	for _, url := range urls {
+		families, err := scrape(ctx, url)
+		if err != nil {
+			return nil, err
+		}
+		for _, l := range latencies {
+			mf, ok := families[l.metric]
+			if !ok {
+				continue // this worker had no task of that kind: nothing to add
+			}
+			if m, ok := merged[l.metric]; ok {
+				m.Metric = append(m.Metric, mf.GetMetric()...)
+			} else {
+				merged[l.metric] = mf
+			}
+		}
+	}
+	var out []Latency
+	for _, l := range latencies {
+		mf, ok := merged[l.metric]
+		if !ok {
+			return nil, fmt.Errorf("the workers' metrics have no %s", l.metric)
+		}
+		out = append(out, histogramLatency(l.name, l.metric, mf))
+	}
+	return out, nil
+}
+
+func scrape(ctx context.Context, url string) (map[string]*dto.MetricFamily, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return nil, err
@@ -48,15 +78,7 @@ func scrapeLatencies(ctx context.Context, url string) ([]Latency, error) {
 	if err != nil {
 		return nil, fmt.Errorf("parse the worker's metrics: %w", err)
 	}
-	var out []Latency
-	for _, l := range latencies {
-		mf, ok := families[l.metric]
-		if !ok {
-			return nil, fmt.Errorf("the worker's metrics have no %s", l.metric)
-		}
-		out = append(out, histogramLatency(l.name, l.metric, mf))
-	}
-	return out, nil
+	return families, nil
 }
 
 // histogramLatency merges the histograms of every label set and reads its quantiles.

@@ -19,8 +19,8 @@ func (r *ConcurrentResult) Markdown() string {
 	var b strings.Builder
 	c := r.Config
 	fmt.Fprintf(&b, "%d concurrent releases v1 → v2, each on its own in-memory fleet of %d (canary 1, %s soak checked every %s, "+
-		"no approval, rolling promote 2 at a time, drain), one in-process worker (SDK defaults), a Temporal dev server (in-memory "+
-		"SQLite); started %d at a time.\n\n", c.Releases, c.Instances, c.Soak, c.Interval, c.Starters)
+		"no approval, rolling promote 2 at a time, drain), %s (SDK defaults), a Temporal dev server (in-memory "+
+		"SQLite); started %d at a time.\n\n", c.Releases, c.Instances, c.Soak, c.Interval, workersText(c.Workers), c.Starters)
 	b.WriteString("| | |\n|---|--:|\n")
 	row := func(k, v string) { fmt.Fprintf(&b, "| %s | %s |\n", k, v) }
 	row("time to start all", r.StartAll.Round(time.Millisecond).String())
@@ -42,6 +42,38 @@ func (r *ConcurrentResult) Markdown() string {
 			return dur(v)
 		}
 		fmt.Fprintf(&b, "| %s | %d | %s | %s | %s | %s |\n", l.Name, l.Count, dur(l.Mean), q(l.P50), q(l.P95), q(l.P99))
+	}
+	return b.String()
+}
+
+func workersText(n int) string {
+	if n <= 1 {
+		return "one in-process worker"
+	}
+	return fmt.Sprintf("%d in-process workers on one task queue, each with its own client connection", n)
+}
+
+// SideBySide compares rounds of part (a) that differ in their number of workers.
+func SideBySide(rounds []*ConcurrentResult) string {
+	var b strings.Builder
+	b.WriteString("| workers | time to finish all | release p50 / p99 | workflow task schedule-to-start p99 | activity schedule-to-start p99 | succeeded | peak RSS (all workers) |\n")
+	b.WriteString("|--:|--:|--:|--:|--:|--:|--:|\n")
+	for _, r := range rounds {
+		p99 := func(metric string) string {
+			for _, l := range r.Latency {
+				if l.Metric == metric {
+					if math.IsInf(l.P99, 1) {
+						return "> " + dur(l.LastBucket)
+					}
+					return dur(l.P99)
+				}
+			}
+			return "?"
+		}
+		fmt.Fprintf(&b, "| %d | %s | %.1f s / %.1f s | %s | %s | %d of %d | %s |\n", r.Config.Workers,
+			r.FinishAll.Round(100*time.Millisecond), r.Durations.P50, r.Durations.P99,
+			p99("temporal_workflow_task_schedule_to_start_latency_seconds"), p99("temporal_activity_schedule_to_start_latency_seconds"),
+			r.Outcomes[string(workflows.PhaseSucceeded)], r.Config.Releases, mib(r.WorkerPeakRSS))
 	}
 	return b.String()
 }
