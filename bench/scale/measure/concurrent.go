@@ -120,11 +120,6 @@ drain: {timeout: 1m}
 		return nil, err
 	}
 	spec.Target = memory.InFleet(spec.Target, service)
-	// The memory provider reads only the fleet name from target.local, but the release
-	// validates target.local as a local cloud target, which needs a command.
-	if len(spec.Target.Local.Command) == 0 {
-		spec.Target.Local.Command = []string{"memory-fleet"}
-	}
 	return spec, nil
 }
 
