@@ -3,7 +3,6 @@ package schemas
 import (
 	"bytes"
 	_ "embed"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -293,20 +292,9 @@ func validateAgainst(cs *compiledSchema, doc any, lines map[string]int) error {
 // decodeChange moves a validated document into the Go types, refusing unknown fields so
 // that a field in the schema but not in the types (or the reverse) shows up in tests.
 func decodeChange(doc any) (*ChangeSpec, error) {
-	b, err := json.Marshal(doc)
-	if err != nil {
-		return nil, oneError("", 0, err.Error())
-	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
 	var c ChangeSpec
-	if err := dec.Decode(&c); err != nil {
-		fe := FieldError{Message: err.Error()}
-		var te *json.UnmarshalTypeError
-		if errors.As(err, &te) {
-			fe = FieldError{Path: te.Field, Message: fmt.Sprintf("cannot hold %s", te.Value)}
-		}
-		return nil, &ValidationError{Errors: []FieldError{fe}}
+	if err := decodeInto(doc, &c); err != nil {
+		return nil, err
 	}
 	return &c, nil
 }

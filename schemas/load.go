@@ -238,22 +238,32 @@ func isSet(doc any, path ...string) bool {
 // decode moves a validated document into the Go types. Unknown fields are refused here too,
 // so a field missing from the schema but present in the types (or the reverse) shows up in tests.
 func decode(doc any) (*Spec, error) {
+	var s Spec
+	if err := decodeInto(doc, &s); err != nil {
+		return nil, err
+	}
+	return &s, nil
+}
+
+// decodeInto decodes a validated document into a spec's Go type (a release's or a
+// change's), refusing fields the type does not have and naming a field that cannot hold
+// its value.
+func decodeInto(doc any, v any) error {
 	b, err := json.Marshal(doc)
 	if err != nil {
-		return nil, &ValidationError{Errors: []FieldError{{Message: err.Error()}}}
+		return &ValidationError{Errors: []FieldError{{Message: err.Error()}}}
 	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
-	var s Spec
-	if err := dec.Decode(&s); err != nil {
+	if err := dec.Decode(v); err != nil {
 		fe := FieldError{Message: err.Error()}
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) {
 			fe = FieldError{Path: te.Field, Message: fmt.Sprintf("cannot hold %s", te.Value)}
 		}
-		return nil, &ValidationError{Errors: []FieldError{fe}}
+		return &ValidationError{Errors: []FieldError{fe}}
 	}
-	return &s, nil
+	return nil
 }
 
 // YAML ----------------------------------------------------------------------------------
