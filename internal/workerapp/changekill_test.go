@@ -8,14 +8,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
-	enumspb "go.temporal.io/api/enums/v1"
 
-	"github.com/zerodown/zerodown/fleet/local"
 	"github.com/zerodown/zerodown/internal/cli"
 	"github.com/zerodown/zerodown/internal/localcloud/localcloudtest"
 	"github.com/zerodown/zerodown/internal/testharness"
@@ -26,30 +23,8 @@ import (
 // A change survives the SIGKILL of the worker that runs its release's activity: the other
 // worker carries the held release and the change to their end.
 func TestChangeSurvivesTheKillOfAWorker(t *testing.T) {
-	srv := testharness.StartServer(t) // skips under -short
-	fakeBin, err := localcloudtest.BuildFakeInstance(t.TempDir())
-	require.NoError(t, err)
-	cloud := localcloudtest.Start(t, localcloudtest.TestConfig(t.TempDir()))
-	bin := buildWorker(t)
-
-	target := schemas.Target{Provider: schemas.ProviderLocal, Instances: 2, HealthTimeout: schemas.Duration(time.Minute),
-		Local: &schemas.LocalSpec{Endpoint: cloud.API, Command: localcloudtest.FakeCommand(fakeBin), HealthPath: "/healthz"}}
-	f, err := local.Factory(target)
-	require.NoError(t, err)
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
-	defer cancel()
-	seedFleet(t, ctx, f, "v1", 2)
-
-	workers := map[int]*workerProcess{}
-	for range 2 {
-		w := startWorkerProcess(t, bin, "--address", srv.Address, "--providers", "local", "--local-endpoint", cloud.API,
-			"--metrics", "", "--stop-timeout", "5s", "--log-level", "warn")
-		workers[w.cmd.Process.Pid] = w
-	}
-	require.Eventually(t, func() bool {
-		resp, err := srv.Client.DescribeTaskQueue(ctx, workflows.TaskQueue, enumspb.TASK_QUEUE_TYPE_ACTIVITY)
-		return err == nil && len(pollerPIDs(resp.GetPollers())) == 2
-	}, time.Minute, 100*time.Millisecond, "two workers polling")
+	w := startTwoWorkers(t, 2)
+	srv, cloud, fakeBin, f, ctx := w.srv, w.cloud, w.fakeBin, w.fleet, w.ctx
 
 	dir := t.TempDir()
 	release := fmt.Sprintf(`service: board
@@ -92,33 +67,7 @@ steps:
 	}()
 
 	// Kill the worker that runs the held release's activity as soon as one runs.
-	id := schemas.ReleaseID("board", "prod")
-	var killed int
-	require.Eventually(t, func() bool {
-		desc, err := srv.Client.DescribeWorkflowExecution(ctx, id, "")
-		if err != nil {
-			return false
-		}
-		for _, act := range desc.GetPendingActivities() {
-			if act.GetState() != enumspb.PENDING_ACTIVITY_STATE_STARTED {
-				continue
-			}
-			if w, ok := workers[identityPID(act.GetLastWorkerIdentity())]; ok {
-				require.NoError(t, w.cmd.Process.Signal(syscall.SIGKILL))
-				killed = w.cmd.Process.Pid
-				t.Logf("killed worker %d while it ran %s", killed, act.GetActivityType().GetName())
-				return true
-			}
-		}
-		return false
-	}, 2*time.Minute, 20*time.Millisecond, "no activity of the change's release was seen running")
-	select {
-	case err := <-workers[killed].done:
-		require.ErrorContains(t, err, "killed")
-		workers[killed].done <- err // for the cleanup
-	case <-time.After(10 * time.Second):
-		t.Fatal("the killed worker did not die")
-	}
+	w.killActivityWorker(t, schemas.ReleaseID("board", "prod"))
 
 	// The landing step waits for people; the client confirms.
 	require.Eventually(t, func() bool {

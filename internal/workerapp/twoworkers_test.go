@@ -68,31 +68,8 @@ func startWorkerProcess(t *testing.T, bin string, args ...string) *workerProcess
 // killed with SIGKILL mid-release. The other carries the release to its end: it
 // succeeds, the fleet runs the new version only, and no instance is left behind.
 func TestTwoWorkersSurviveTheKillOfOne(t *testing.T) {
-	srv := testharness.StartServer(t) // skips under -short
-	fakeBin, err := localcloudtest.BuildFakeInstance(t.TempDir())
-	require.NoError(t, err)
-	cloud := localcloudtest.Start(t, localcloudtest.TestConfig(t.TempDir()))
-	bin := buildWorker(t)
-
-	target := schemas.Target{Provider: schemas.ProviderLocal, Instances: 3, HealthTimeout: schemas.Duration(time.Minute),
-		Local: &schemas.LocalSpec{Endpoint: cloud.API, Command: localcloudtest.FakeCommand(fakeBin), HealthPath: "/healthz"}}
-	f, err := local.Factory(target)
-	require.NoError(t, err)
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
-	defer cancel()
-	seedFleet(t, ctx, f, "v1", 3)
-
-	workers := map[int]*workerProcess{}
-	for range 2 {
-		w := startWorkerProcess(t, bin, "--address", srv.Address, "--providers", "local", "--local-endpoint", cloud.API,
-			"--metrics", "", "--stop-timeout", "5s", "--log-level", "warn")
-		workers[w.cmd.Process.Pid] = w
-	}
-	// Both poll the activity queue before the release starts.
-	require.Eventually(t, func() bool {
-		resp, err := srv.Client.DescribeTaskQueue(ctx, workflows.TaskQueue, enumspb.TASK_QUEUE_TYPE_ACTIVITY)
-		return err == nil && len(pollerPIDs(resp.GetPollers())) == 2
-	}, time.Minute, 100*time.Millisecond, "two workers polling")
+	w := startTwoWorkers(t, 3)
+	srv, cloud, fakeBin, f, ctx := w.srv, w.cloud, w.fakeBin, w.fleet, w.ctx
 
 	spec := fmt.Sprintf(`service: board
 environment: prod
@@ -122,34 +99,7 @@ rollback: { automatic: true }
 	}()
 
 	// Kill the worker that runs the release's activity as soon as one is running.
-	id := schemas.ReleaseID("board", "prod")
-	var killed int
-	require.Eventually(t, func() bool {
-		desc, err := srv.Client.DescribeWorkflowExecution(ctx, id, "")
-		if err != nil {
-			return false
-		}
-		for _, act := range desc.GetPendingActivities() {
-			if act.GetState() != enumspb.PENDING_ACTIVITY_STATE_STARTED {
-				continue
-			}
-			pid := identityPID(act.GetLastWorkerIdentity())
-			if w, ok := workers[pid]; ok {
-				require.NoError(t, w.cmd.Process.Signal(syscall.SIGKILL))
-				killed = pid
-				t.Logf("killed worker %d while it ran %s (attempt %d)", pid, act.GetActivityType().GetName(), act.GetAttempt())
-				return true
-			}
-		}
-		return false
-	}, 2*time.Minute, 20*time.Millisecond, "no activity of the release was seen running")
-	select {
-	case err := <-workers[killed].done:
-		require.ErrorContains(t, err, "killed")
-		workers[killed].done <- err // for the cleanup
-	case <-time.After(10 * time.Second):
-		t.Fatal("the killed worker did not die")
-	}
+	w.killActivityWorker(t, schemas.ReleaseID("board", "prod"))
 
 	var res result
 	select {
@@ -175,6 +125,78 @@ rollback: { automatic: true }
 		}
 	}
 	require.Equal(t, 3, alive, "instance processes still running")
+}
+
+// twoWorkers is a dev server, a local cloud whose fleet serves v1, and two
+// zerodown-worker processes polling the one task queue.
+type twoWorkers struct {
+	srv     *testharness.Server
+	cloud   *localcloudtest.Daemon
+	fakeBin string
+	fleet   fleet.Fleet
+	ctx     context.Context
+	workers map[int]*workerProcess
+}
+
+func startTwoWorkers(t *testing.T, instances int) *twoWorkers {
+	t.Helper()
+	w := &twoWorkers{srv: testharness.StartServer(t), workers: map[int]*workerProcess{}} // skips under -short
+	var err error
+	w.fakeBin, err = localcloudtest.BuildFakeInstance(t.TempDir())
+	require.NoError(t, err)
+	w.cloud = localcloudtest.Start(t, localcloudtest.TestConfig(t.TempDir()))
+	bin := buildWorker(t)
+	target := schemas.Target{Provider: schemas.ProviderLocal, Instances: instances, HealthTimeout: schemas.Duration(time.Minute),
+		Local: &schemas.LocalSpec{Endpoint: w.cloud.API, Command: localcloudtest.FakeCommand(w.fakeBin), HealthPath: "/healthz"}}
+	w.fleet, err = local.Factory(target)
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	t.Cleanup(cancel)
+	w.ctx = ctx
+	seedFleet(t, ctx, w.fleet, "v1", instances)
+	for range 2 {
+		p := startWorkerProcess(t, bin, "--address", w.srv.Address, "--providers", "local", "--local-endpoint", w.cloud.API,
+			"--metrics", "", "--stop-timeout", "5s", "--log-level", "warn")
+		w.workers[p.cmd.Process.Pid] = p
+	}
+	// Both poll the activity queue before anything starts.
+	require.Eventually(t, func() bool {
+		resp, err := w.srv.Client.DescribeTaskQueue(ctx, workflows.TaskQueue, enumspb.TASK_QUEUE_TYPE_ACTIVITY)
+		return err == nil && len(pollerPIDs(resp.GetPollers())) == 2
+	}, time.Minute, 100*time.Millisecond, "two workers polling")
+	return w
+}
+
+// killActivityWorker SIGKILLs the worker that runs an activity of workflow id as soon as
+// one runs, and waits for it to die.
+func (w *twoWorkers) killActivityWorker(t *testing.T, id string) {
+	t.Helper()
+	var killed int
+	require.Eventually(t, func() bool {
+		desc, err := w.srv.Client.DescribeWorkflowExecution(w.ctx, id, "")
+		if err != nil {
+			return false
+		}
+		for _, act := range desc.GetPendingActivities() {
+			if act.GetState() != enumspb.PENDING_ACTIVITY_STATE_STARTED {
+				continue
+			}
+			if p, ok := w.workers[identityPID(act.GetLastWorkerIdentity())]; ok {
+				require.NoError(t, p.cmd.Process.Signal(syscall.SIGKILL))
+				killed = p.cmd.Process.Pid
+				t.Logf("killed worker %d while it ran %s (attempt %d)", killed, act.GetActivityType().GetName(), act.GetAttempt())
+				return true
+			}
+		}
+		return false
+	}, 2*time.Minute, 20*time.Millisecond, "no activity of %s was seen running", id)
+	select {
+	case err := <-w.workers[killed].done:
+		require.ErrorContains(t, err, "killed")
+		w.workers[killed].done <- err // for the cleanup
+	case <-time.After(10 * time.Second):
+		t.Fatal("the killed worker did not die")
+	}
 }
 
 // seedFleet brings up n healthy, attached instances of version, as a previous release would have.
