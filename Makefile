@@ -115,8 +115,9 @@ bench-chaos: temporal-cli
 
 # 1,000 concurrent releases on in-memory fleets with one worker, and the history of a
 # 4-hour soak checked every 10 s, run by run (goal: at most 4,096 events a run).
+# WORKERS=1,2 runs the 1,000 releases once per worker count instead, side by side.
 bench-scale: temporal-cli
-	$(GO) run ./bench/scale
+	$(GO) run ./bench/scale $(if $(WORKERS),--parts concurrent --workers $(WORKERS))
 
 # How fast canary analysis catches a bad canary, alone and in a real release (needs
 # prometheus and the Temporal CLI); appends a table to BENCHMARKS.md. About 8 minutes.

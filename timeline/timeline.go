@@ -74,7 +74,6 @@ const (
 	KindPromoted          EventKind = "promoted"           // told
 	KindHeld              EventKind = "held"               // told: waiting for the change
 	KindFinalized         EventKind = "finalized"
-	KindInvalidInput      EventKind = "invalid-input"
 
 	// Kinds of a change's timeline.
 	KindStepStarted     EventKind = "step-started"

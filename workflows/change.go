@@ -16,10 +16,6 @@ import (
 	"github.com/zerodown/zerodown/timeline"
 )
 
-// DefaultHoldTimeout bounds how long a held release waits for its change when the change
-// spec sets no holdTimeout.
-const DefaultHoldTimeout = time.Hour
-
 // change is one run of ChangeWorkflow. Only the workflow's coroutines touch it, one at a
 // time.
 type change struct {
