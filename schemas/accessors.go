@@ -26,6 +26,18 @@ func (t Target) HealthTimeoutOrDefault() time.Duration {
 // TimeoutOrDefault bounds an image bake.
 func (b Bake) TimeoutOrDefault() time.Duration { return orDefault(b.Timeout, defaultBakeTimeout) }
 
+// StepSoakOrDefault is how long each traffic step soaks: StepSoak when set, else the
+// soak divided evenly across the steps. Zero without traffic steps.
+func (c Canary) StepSoakOrDefault() time.Duration {
+	if len(c.Traffic) == 0 {
+		return 0
+	}
+	if c.StepSoak > 0 {
+		return c.StepSoak.D()
+	}
+	return c.Soak.D() / time.Duration(len(c.Traffic))
+}
+
 func orDefault(d Duration, def time.Duration) time.Duration {
 	if d <= 0 {
 		return def

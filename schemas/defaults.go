@@ -73,6 +73,9 @@ func Defaults(s *Spec) {
 	if c.Instances == 0 && c.Percent == 0 {
 		c.Instances = defaultCanaryInstances
 	}
+	if c.Soak == 0 && c.StepSoak > 0 && len(c.Traffic) > 0 {
+		c.Soak = c.StepSoak * Duration(len(c.Traffic))
+	}
 	setDuration(&c.Soak, defaultSoak)
 
 	a := &c.Analysis

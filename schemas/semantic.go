@@ -65,6 +65,7 @@ func checkSemantics(s *Spec, lines map[string]int) error {
 		add("promote.maxUnavailable", "is %d but the fleet has %d instances; at least one must keep serving during promotion", u, s.Target.Instances)
 	}
 
+	checkTraffic(s, add)
 	checkApproval(s.Canary.Approval, add)
 	checkSigners(s.Canary.Approval, add)
 
@@ -86,6 +87,35 @@ func checkSemantics(s *Spec, lines map[string]int) error {
 		return &ValidationError{Errors: sorted(errs)}
 	}
 	return nil
+}
+
+// checkTraffic keeps traffic steps to what a release can do: growing shares, each step
+// judged at least once, on a fleet whose balancer can weigh.
+func checkTraffic(s *Spec, add func(path, format string, args ...any)) {
+	c := s.Canary
+	if len(c.Traffic) == 0 {
+		if c.StepSoak > 0 {
+			add("canary.stepSoak", "is set without canary.traffic; it is the soak of each traffic step")
+		}
+		return
+	}
+	for i := 1; i < len(c.Traffic); i++ {
+		if c.Traffic[i] <= c.Traffic[i-1] {
+			add("canary.traffic["+strconv.Itoa(i)+"]", "is %d, not more than the step before it (%d); each step must give the canary a larger share", c.Traffic[i], c.Traffic[i-1])
+		}
+	}
+	if c.StepSoak > 0 && c.Soak != c.StepSoak*Duration(len(c.Traffic)) {
+		add("canary.stepSoak", "is %s for %d steps, which does not add up to canary.soak (%s); set one of them", FormatDuration(c.StepSoak.D()), len(c.Traffic), FormatDuration(c.Soak.D()))
+	}
+	if step, every := c.StepSoakOrDefault(), c.Analysis.Interval.D(); step < every {
+		add("canary.stepSoak", "each of the %d traffic steps soaks %s, shorter than canary.analysis.interval (%s); every step must be checked at least once", len(c.Traffic), FormatDuration(step), FormatDuration(every))
+	}
+	switch t := s.Target; {
+	case t.AWS != nil && t.AWS.ListenerRuleArn == "":
+		add("canary.traffic", "needs target.aws.listenerRuleArn and canaryTargetGroup: without a weighted forward the load balancer cannot give the canary a share")
+	case t.Provider != ProviderLocal && t.Provider != ProviderHAProxy && t.Provider != ProviderMemory && t.Provider != ProviderAWS:
+		add("canary.traffic", "is not supported by the %s provider: it cannot weigh traffic", t.Provider)
+	}
 }
 
 // checkRatios bounds what the schema cannot: how many checks a soak makes, how many

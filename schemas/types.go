@@ -134,8 +134,14 @@ type Canary struct {
 	Instances int      `json:"instances,omitempty"`
 	Percent   int      `json:"percent,omitempty"`
 	Soak      Duration `json:"soak"`
-	Analysis  Analysis `json:"analysis"`
-	Approval  Approval `json:"approval"`
+	// Traffic, when set, gives the canary exactly these shares of requests (percent),
+	// one step after the other, each soaked and checked, before the promote.
+	Traffic []int `json:"traffic,omitempty"`
+	// StepSoak is how long each traffic step soaks; default the soak divided evenly
+	// across the steps.
+	StepSoak Duration `json:"stepSoak,omitempty"`
+	Analysis Analysis `json:"analysis"`
+	Approval Approval `json:"approval"`
 }
 
 // Analysis providers.
