@@ -12,12 +12,12 @@ import (
 // Traffic steps: the soak is divided across the steps unless stepSoak says how long
 // each lasts, and then the soak is their sum.
 func TestTrafficStepsSoak(t *testing.T) {
-	s, err := schemas.Parse([]byte(base+"canary: {traffic: [1, 5, 25, 50], soak: 1h}\n"))
+	s, err := schemas.Parse([]byte(base + "canary: {traffic: [1, 5, 25, 50], soak: 1h}\n"))
 	require.NoError(t, err)
 	require.Equal(t, []int{1, 5, 25, 50}, s.Canary.Traffic)
 	require.Equal(t, 15*time.Minute, s.Canary.StepSoakOrDefault())
 
-	s, err = schemas.Parse([]byte(base+"canary: {traffic: [10, 50], stepSoak: 20m}\n"))
+	s, err = schemas.Parse([]byte(base + "canary: {traffic: [10, 50], stepSoak: 20m}\n"))
 	require.NoError(t, err)
 	require.Equal(t, 40*time.Minute, s.Canary.Soak.D())
 	require.Equal(t, 20*time.Minute, s.Canary.StepSoakOrDefault())
