@@ -74,6 +74,7 @@ const (
 	KindPromoted          EventKind = "promoted"           // told
 	KindHeld              EventKind = "held"               // told: waiting for the change
 	KindFinalized         EventKind = "finalized"
+	KindTraffic           EventKind = "traffic" // told: the canary's share of requests changed
 
 	// Kinds of a change's timeline.
 	KindStepStarted     EventKind = "step-started"
@@ -95,7 +96,7 @@ const (
 // told lists the kinds people hear of; it is only ever looked up, never ranged over.
 var told = map[EventKind]bool{
 	KindStarted: true, KindPhase: true,
-	KindCanary: true, KindSoakSkipped: true, KindCheckFailed: true, KindBatch: true, KindFlip: true,
+	KindCanary: true, KindTraffic: true, KindSoakSkipped: true, KindCheckFailed: true, KindBatch: true, KindFlip: true,
 	KindRollback: true, KindHalted: true,
 	KindApprovalRequested: true, KindApproved: true, KindApprovalTimeout: true,
 	KindAborted: true, KindPaused: true, KindResumed: true, KindPromoted: true, KindHeld: true,

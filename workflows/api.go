@@ -40,11 +40,14 @@ const (
 	// SAChange names the change a release belongs to (and is set on the change itself),
 	// so the Temporal UI lists a change with its releases.
 	SAChange = "ZerodownChange"
+	// SACanaryWeight is the canary's share of requests while traffic steps set it,
+	// such as "25%", so the Temporal UI can list releases by their step.
+	SACanaryWeight = "ZerodownCanaryWeight"
 )
 
 // SearchAttributes lists every search attribute above, all Keyword, for registering them
 // on a namespace.
-var SearchAttributes = []string{SAService, SAEnvironment, SAVersion, SAPhase, SAChange}
+var SearchAttributes = []string{SAService, SAEnvironment, SAVersion, SAPhase, SAChange, SACanaryWeight}
 
 // SearchAttribute decodes one of the Keyword search attributes above from a
 // visibility record; "" when it is missing or not a string.
@@ -218,7 +221,12 @@ type Status struct {
 	PausedBy           string           `json:"pausedBy,omitempty"`
 	Desired            int              `json:"desired"`
 	Versions           []VersionCount   `json:"versions"`
-	Traffic            map[string]int   `json:"traffic"` // percent of attached capacity per version
+	Traffic            map[string]int   `json:"traffic"` // percent of requests per version
+	// CanaryWeight is the canary's share of requests (percent) while traffic steps
+	// set it, and TrafficStep which step of TrafficSteps it is (1-based); zero otherwise.
+	CanaryWeight int `json:"canaryWeight,omitempty"`
+	TrafficStep  int `json:"trafficStep,omitempty"`
+	TrafficSteps int `json:"trafficSteps,omitempty"`
 	PendingApproval    *PendingApproval `json:"pendingApproval,omitempty"`
 	Checks             []CheckResult    `json:"checks,omitempty"`
 	InconclusiveChecks int              `json:"inconclusiveChecks,omitempty"`

@@ -61,6 +61,10 @@ func (r *release) canary(ctx workflow.Context) error {
 	if err := r.hooks(ctx, "preTraffic", r.spec.Hooks.PreTraffic, ids); err != nil {
 		return err
 	}
+	// A stepped canary takes its first share from its first request.
+	if err := r.enterTrafficStep(ctx); err != nil {
+		return err
+	}
 	if err := r.attach(ctx, ids); err != nil {
 		return err
 	}
@@ -87,6 +91,12 @@ func (r *release) soak(ctx workflow.Context) error {
 			return errContinueAsNew
 		}
 		wait := min(interval, soak-r.st.SoakElapsed)
+		if r.stepped() {
+			if err := r.enterTrafficStep(ctx); err != nil {
+				return err
+			}
+			wait = min(wait, r.untilNextStep())
+		}
 		r.setSoakClock(ctx, soak)
 		start := workflow.Now(ctx)
 		fired, err := workflow.AwaitWithTimeout(ctx, wait, func() bool { return r.st.Status.Paused || r.st.PromoteBy != "" })

@@ -14,6 +14,11 @@ import (
 // promote moves the rest of the fleet to the new version, rolling or blue/green.
 func (r *release) promote(ctx workflow.Context) error {
 	r.setPhase(ctx, PhasePromoting)
+	// After the last traffic step the balancer shares by instance count again, so the
+	// new version's share grows batch by batch instead of overloading the last old ones.
+	if err := r.clearWeights(ctx); err != nil {
+		return err
+	}
 	p := NewPlan(r.spec, len(r.st.OldIDs))
 	r.st.Status.Batches = len(p.Batches)
 	if p.Strategy == schemas.StrategyBlueGreen {

@@ -106,6 +106,7 @@ func ReleaseWorkflow(ctx workflow.Context, in ReleaseInput) (Status, error) {
 	// Everything below runs on a context the abort cannot cancel: a rollback must finish.
 	rctx, _ := workflow.NewDisconnectedContext(ctx)
 	reason := r.reasonFor(err)
+	r.canaryOff(rctx)
 	if !r.spec.Rollback.Automatic && r.abort == nil {
 		r.st.Status.Error = reason + " (halted: abort to roll back)"
 		r.event(rctx, timeline.KindHalted, "", reason+"; rollback.automatic is false: abort to roll back")

@@ -58,6 +58,9 @@ func (r *release) rollback(ctx workflow.Context, reason string) error {
 			return err
 		}
 	}
+	if err := r.clearWeights(ctx); err != nil {
+		return err
+	}
 	_, err = r.describe(ctx)
 	return err
 }

@@ -22,6 +22,9 @@ type ReleaseState struct {
 	Prepared     bool          `json:"prepared,omitempty"` // PrepareFleet ran: FinishFleet must too
 	Inconclusive int           `json:"inconclusive"`
 	FinalizeBy   string        `json:"finalizeBy,omitempty"` // the change that finalized a held release
+	// Weighted says the balancer shares traffic by the weights the release set, not by
+	// instance count: they must be cleared on the way out.
+	Weighted bool `json:"weighted,omitempty"`
 	// Starter is whose key signed the start, if it was signed: four-eyes compares keys.
 	Starter signing.Verified `json:"starter,omitempty"`
 }

@@ -43,7 +43,9 @@ func (r *release) observe(st fleet.State) {
 		}
 	}
 	r.st.Status.Versions = counts
-	r.st.Status.Traffic = traffic
+	if !r.st.Weighted { // weights, not instance counts, share the traffic
+		r.st.Status.Traffic = traffic
+	}
 	f := st
 	r.st.Status.Fleet = &f
 }

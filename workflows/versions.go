@@ -30,6 +30,10 @@ const ChangeValidateInput = "validate-input"
 // ChangeHeldRelease is the change ID of the held mode a change starts its releases in.
 const ChangeHeldRelease = "held-release"
 
+// ChangeTrafficSteps is the change ID of traffic steps: the canary takes the shares of
+// canary.traffic one step after the other, and the weights are restored on every exit.
+const ChangeTrafficSteps = "traffic-steps"
+
 // versions says which changes this release runs with.
 type versions struct {
 	// notify: events are queued and sent to people through the Notify activity.
@@ -47,6 +51,8 @@ type versions struct {
 	validateInput bool
 	// held: a release of a change holds its old fleet until the change decides.
 	held bool
+	// traffic: canary.traffic steps are taken.
+	traffic bool
 }
 
 // readVersions records (or, on replay, reads) every change's version, in a fixed order.
@@ -58,5 +64,6 @@ func readVersions(ctx workflow.Context) versions {
 	v.soakByChecks = workflow.GetVersion(ctx, ChangeSoakClock, workflow.DefaultVersion, 1) >= 1
 	v.validateInput = workflow.GetVersion(ctx, ChangeValidateInput, workflow.DefaultVersion, 1) >= 1
 	v.held = workflow.GetVersion(ctx, ChangeHeldRelease, workflow.DefaultVersion, 1) >= 1
+	v.traffic = workflow.GetVersion(ctx, ChangeTrafficSteps, workflow.DefaultVersion, 1) >= 1
 	return v
 }

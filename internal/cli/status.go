@@ -244,7 +244,11 @@ func RenderStatus(st workflows.Status, now time.Time) string {
 		for _, v := range versions {
 			parts = append(parts, fmt.Sprintf("%s %d%%", v, st.Traffic[v]))
 		}
-		w("traffic  %s", strings.Join(parts, ", "))
+		line := strings.Join(parts, ", ")
+		if st.TrafficStep > 0 {
+			line += fmt.Sprintf(" (traffic step %d of %d: the canary takes %d%% of requests)", st.TrafficStep, st.TrafficSteps, st.CanaryWeight)
+		}
+		w("traffic  %s", line)
 	}
 	if !st.Phase.Terminal() && (st.SoakRemaining > 0 || st.Phase == workflows.PhaseSoaking) {
 		line := fmt.Sprintf("soak     %s left", st.SoakRemaining.Round(time.Second))

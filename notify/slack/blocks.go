@@ -224,6 +224,7 @@ func abortButton(e notify.Event, v ActionValue) *slackapi.ButtonBlockElement {
 var kindEmoji = map[timeline.EventKind]string{
 	timeline.KindStarted:           ":rocket:",
 	timeline.KindCanary:            ":hatching_chick:",
+	timeline.KindTraffic:           ":level_slider:",
 	timeline.KindCheckFailed:       ":warning:",
 	timeline.KindSoakSkipped:       ":fast_forward:",
 	timeline.KindApprovalRequested: ":raised_hand:",
