@@ -210,23 +210,18 @@ type PendingApproval struct {
 
 // Status is what the status query returns.
 type Status struct {
-	ReleaseID       string         `json:"releaseId"`
-	Service         string         `json:"service"`
-	Environment     string         `json:"environment"`
-	Version         string         `json:"version"`
-	PreviousVersion string         `json:"previousVersion,omitempty"`
-	Phase           Phase          `json:"phase"`
-	Phases          []PhaseRecord  `json:"phases"`
-	Paused          bool           `json:"paused"`
-	PausedBy        string         `json:"pausedBy,omitempty"`
-	Desired         int            `json:"desired"`
-	Versions        []VersionCount `json:"versions"`
-	Traffic         map[string]int `json:"traffic"` // percent of requests per version
-	// CanaryWeight is the canary's share of requests (percent) while traffic steps
-	// set it, and TrafficStep which step of TrafficSteps it is (1-based); zero otherwise.
-	CanaryWeight       int              `json:"canaryWeight,omitempty"`
-	TrafficStep        int              `json:"trafficStep,omitempty"`
-	TrafficSteps       int              `json:"trafficSteps,omitempty"`
+	ReleaseID          string           `json:"releaseId"`
+	Service            string           `json:"service"`
+	Environment        string           `json:"environment"`
+	Version            string           `json:"version"`
+	PreviousVersion    string           `json:"previousVersion,omitempty"`
+	Phase              Phase            `json:"phase"`
+	Phases             []PhaseRecord    `json:"phases"`
+	Paused             bool             `json:"paused"`
+	PausedBy           string           `json:"pausedBy,omitempty"`
+	Desired            int              `json:"desired"`
+	Versions           []VersionCount   `json:"versions"`
+	Traffic            map[string]int   `json:"traffic"` // percent of requests per version
 	PendingApproval    *PendingApproval `json:"pendingApproval,omitempty"`
 	Checks             []CheckResult    `json:"checks,omitempty"`
 	InconclusiveChecks int              `json:"inconclusiveChecks,omitempty"`
@@ -246,4 +241,10 @@ type Status struct {
 	Error             string       `json:"error,omitempty"`
 	Fleet             *fleet.State `json:"fleet,omitempty"`
 	Run               int          `json:"run"` // how many times the release continued as new
+
+	// CanaryWeight is the canary's share of requests (percent) while traffic steps
+	// set it, and TrafficStep which step of TrafficSteps it is (1-based); zero otherwise.
+	CanaryWeight int `json:"canaryWeight,omitempty"`
+	TrafficStep  int `json:"trafficStep,omitempty"`
+	TrafficSteps int `json:"trafficSteps,omitempty"`
 }
