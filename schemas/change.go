@@ -1,5 +1,7 @@
 package schemas
 
+import "github.com/zerodown/zerodown/timerules"
+
 // ChangeSpec is a change: several releases, commands, checks, people's confirmations and
 // database migrations of one environment, run in the order their `after` lists allow,
 // with one rollback for all. It travels inside workflow inputs: add fields, never rename.
@@ -14,6 +16,11 @@ type ChangeSpec struct {
 	HoldTimeout Duration `json:"holdTimeout,omitempty"`
 	Notify      Notify   `json:"notify,omitempty"`
 	Steps       []Step   `json:"steps"`
+	// Window, Deadline and GoNoGo are the change's clock rules, as a release's
+	// (time_rules.go, docs/time.md).
+	Window   []timerules.Window  `json:"window,omitempty"`
+	Deadline *timerules.Deadline `json:"deadline,omitempty"`
+	GoNoGo   *GoNoGo             `json:"goNoGo,omitempty"`
 }
 
 // Step kinds: exactly one of a Step's kind fields is set.

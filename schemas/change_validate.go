@@ -110,6 +110,7 @@ func changeSemantics(c *ChangeSpec, lines map[string]int, requireEmbedded bool) 
 	}
 
 	checkChangeDurations(c, add)
+	checkTimeRules(c.Window, c.Deadline, c.GoNoGo, add)
 
 	services := map[string]int{}
 	reach := newReachability(c, index)
@@ -334,6 +335,12 @@ func cycleWords(c *ChangeSpec, members []int) []string {
 // checkConfirmPeople holds a confirm step's approvers and groups to the rules of a
 // release's approval policy (semantic.go's checkApproval), under the step's own path.
 func checkConfirmPeople(k ConfirmStep, path string, add func(path, format string, args ...any)) {
+	checkPeople(k, path, "the step could never be confirmed", add)
+}
+
+// checkPeople holds the people of a human step (a confirm step, a go/no-go call) to the
+// rules of the approval policy; never says what could not happen when count is too high.
+func checkPeople(k ConfirmStep, path, never string, add func(path, format string, args ...any)) {
 	used := map[string]bool{}
 	for i, e := range k.Approvers {
 		p := joinIndex(path+".approvers", i)
@@ -382,8 +389,8 @@ func checkConfirmPeople(k ConfirmStep, path string, add func(path, format string
 		}
 	}
 	if people := k.Approval().People(); len(k.Approvers) > 0 && k.Count > len(people) {
-		add(path+".count", "is %d but %s.approvers name only %d %s (%s); the step could never be confirmed",
-			k.Count, path, len(people), plural(len(people), "person", "people"), strings.Join(people, ", "))
+		add(path+".count", "is %d but %s.approvers name only %d %s (%s); %s",
+			k.Count, path, len(people), plural(len(people), "person", "people"), strings.Join(people, ", "), never)
 	}
 }
 

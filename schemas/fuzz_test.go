@@ -30,6 +30,7 @@ func FuzzParse(f *testing.F) {
 		"", "{}", "service: [", "service: board\nenvironment: prod\n",
 		"service: a\nenvironment: b\ntarget: {provider: memory, instances: 1}\ncanary: {soak: 4 hours}\n",
 		"service: a\nenvironment: b\ntarget: {provider: memory, instances: 1}\npromote: {batch: 0%}\n",
+		"service: a\nenvironment: b\ntarget: {provider: memory, instances: 1}\nwindow: [{days: [tue, fri], from: \"01:30\", until: \"05:00\", timezone: Europe/London}]\ndeadline: {decideBy: \"06:00\", doneBy: \"07:00\", timezone: Europe/London}\ngoNoGo: {approvers: [a], at: \"17:00\", timezone: UTC}\n",
 		"a: &x [*x]\n", "service: !!binary AAAA\n", "- 1\n- 2\n", "service: a\n---\nservice: b\n",
 	} {
 		f.Add([]byte(s))

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/zerodown/zerodown/schemas"
+	"github.com/zerodown/zerodown/timerules"
 )
 
 // Every value a spec can hold is bounded in the schema editors read: strings by a length,
@@ -141,6 +142,11 @@ func TestSchemaLimitsMatchCodeAndDocs(t *testing.T) {
 		{at("bake", "userData"), "maxLength", schemas.MaxUserDataLength},
 		{at("hooks", "preTraffic", "[]", "name"), "maxLength", schemas.MaxStringLength},
 		{at("canary", "approval", "approvers", "[]"), "maxLength", schemas.MaxStringLength},
+		{at("window"), "maxItems", timerules.MaxWindows},
+		{at("window", "[]", "timezone"), "maxLength", timerules.MaxZoneLength},
+		{at("goNoGo", "approvers"), "maxItems", schemas.MaxApprovers},
+		{at("goNoGo", "count"), "maximum", schemas.MaxApprovalCount},
+		{at("goNoGo", "groups"), "maxProperties", schemas.MaxGroups},
 	}
 	for _, c := range cases {
 		require.EqualValues(t, c.want, c.node[c.keyword], "%s of %v", c.keyword, c.node["description"])

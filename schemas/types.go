@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/zerodown/zerodown/timerules"
 )
 
 // Spec is one service in one environment: everything a release of it needs to know.
@@ -23,6 +25,11 @@ type Spec struct {
 	Rollback    Rollback `json:"rollback"`
 	Hooks       Hooks    `json:"hooks"`
 	Notify      Notify   `json:"notify"`
+	// Window, Deadline and GoNoGo are the release's clock rules (time_rules.go,
+	// docs/time.md); without them it runs whenever it is started.
+	Window   []timerules.Window  `json:"window,omitempty"`
+	Deadline *timerules.Deadline `json:"deadline,omitempty"`
+	GoNoGo   *GoNoGo             `json:"goNoGo,omitempty"`
 }
 
 // Providers a target may name.

@@ -84,6 +84,7 @@ func (a *App) changeValidateCommand() *cobra.Command {
 				if err != nil {
 					return "", err
 				}
+				a.warn(f, schemas.ChangeWarnings(c))
 				return fmt.Sprintf("change %s (%s, %d %s)", c.Name, c.Environment, len(c.Steps), plural(len(c.Steps), "step", "steps")), nil
 			})
 		},

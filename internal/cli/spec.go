@@ -81,6 +81,7 @@ func (a *App) validateCommand() *cobra.Command {
 				if err != nil {
 					return "", err
 				}
+				a.warn(f, schemas.Warnings(spec))
 				return fmt.Sprintf("%s/%s", spec.Service, spec.Environment), nil
 			})
 		},
@@ -230,6 +231,14 @@ func readFile(path string) (string, error) {
 		return "", err
 	}
 	return string(b), nil
+}
+
+// warn prints a valid spec's warnings on stderr, one a line: "FILE: warning: PATH: MESSAGE".
+// They do not change the exit code: the spec is valid and runs.
+func (a *App) warn(file string, warnings []schemas.FieldWarning) {
+	for _, w := range warnings {
+		fmt.Fprintf(a.Stderr, "%s: warning: %s\n", file, w)
+	}
 }
 
 // validateEach checks every file, so that one run reports every broken one: "ok: WHAT"
