@@ -3,6 +3,7 @@ package schemas_test
 import (
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -144,4 +145,26 @@ window: [{days: [tue], from: "24:00", until: "05:00", timezone: Europe/London}]
 	require.ErrorContains(t, err, "window[0].from: ")
 	c.Deadline.Timezone = "Mars/Olympus"
 	require.ErrorContains(t, schemas.ValidateChange(c), "deadline.timezone: ")
+}
+
+// The examples of docs/time.md stay valid: whole specs as they are, fragments (the clock
+// rules alone) added to a minimal spec.
+func TestTimeDocExamplesAreValid(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "docs", "time.md"))
+	require.NoError(t, err)
+	blocks := regexp.MustCompile("(?s)```yaml\n(.*?)```").FindAllStringSubmatch(string(b), -1)
+	whole := 0
+	for _, m := range blocks {
+		doc := m[1]
+		if strings.Contains(doc, "service:") {
+			whole++
+		} else {
+			doc = minimalSpec(t) + doc
+		}
+		s, err := schemas.Parse([]byte(doc))
+		require.NoError(t, err, "docs/time.md example:\n%s", m[1])
+		require.Empty(t, schemas.Warnings(s), "docs/time.md example:\n%s", m[1])
+	}
+	require.Len(t, blocks, 5)
+	require.Equal(t, 1, whole)
 }

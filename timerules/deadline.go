@@ -12,8 +12,8 @@ const FieldDeadline = "deadline"
 const (
 	// OnDeadlineRollback rolls back at decideBy whatever is happening (the default).
 	OnDeadlineRollback = "rollback"
-	// OnDeadlineAsk opens a gate at decideBy whose timeout is the time left until doneBy
-	// less the rollback, and whose default is rollback.
+	// OnDeadlineAsk opens a gate at decideBy that asks whether to go on; nobody answering
+	// in time means rollback.
 	OnDeadlineAsk = "ask"
 )
 

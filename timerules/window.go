@@ -144,9 +144,9 @@ func openings(ws []window, t time.Time, from, to int) []opening {
 	return out
 }
 
-// mustParse reads windows already checked (by CheckWindows, when the spec was
+// readChecked reads windows already checked (by CheckWindows, when the spec was
 // validated); a window that does not read is left out, never guessed.
-func mustParse(ws []Window) []window {
+func readChecked(ws []Window) []window {
 	out := make([]window, 0, len(ws))
 	for i, w := range ws {
 		if i >= MaxWindows {
@@ -165,7 +165,7 @@ func Open(ws []Window, t time.Time) bool {
 	if len(ws) == 0 {
 		return true
 	}
-	_, ok := openAt(mustParse(ws), t)
+	_, ok := openAt(readChecked(ws), t)
 	return ok
 }
 
@@ -196,7 +196,7 @@ func nextOpen(ws []Window, t time.Time) (time.Time, int, error) {
 	if len(ws) == 0 {
 		return t, -1, nil
 	}
-	parsed := mustParse(ws)
+	parsed := readChecked(ws)
 	if o, ok := openAt(parsed, t); ok {
 		return t, o.window, nil
 	}
@@ -222,7 +222,7 @@ func ClosesAt(ws []Window, t time.Time) time.Time {
 	if len(ws) == 0 {
 		return time.Time{}
 	}
-	parsed := mustParse(ws)
+	parsed := readChecked(ws)
 	limit := t.Add(SearchDays * 24 * time.Hour)
 	at := t
 	for at.Before(limit) {
