@@ -37,6 +37,9 @@ type Activities struct {
 	HeartbeatEvery time.Duration
 	// Notifier tells people about releases (Slack); nil logs the events instead.
 	Notifier notify.Notifier
+	// Freezes reads the freezes of environments; nil knows of none (tests that do not
+	// freeze). The worker reads them from the freeze workflows.
+	Freezes FreezeReader
 }
 
 // New returns Activities serving the given fleets and analyzers (by provider name). The

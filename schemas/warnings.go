@@ -3,6 +3,7 @@ package schemas
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/zerodown/zerodown/timerules"
 )
@@ -86,4 +87,13 @@ func rollbackWarning(d timerules.Deadline, parts []timerules.RollbackPart) []Fie
 		Message: fmt.Sprintf("a rollback may take up to %s (%s), more than the %s between decideBy %s and doneBy %s: started at decideBy it may not be over by doneBy; move decideBy earlier or shorten those timeouts",
 			FormatDuration(need), strings.Join(named, " + "), FormatDuration(margin), d.DecideBy, d.DoneBy),
 	}}
+}
+
+// RollbackEstimate is the longest the rollback of a release of s may take: with
+// onDeadline ask, people have until doneBy less this to extend.
+func RollbackEstimate(s *Spec) time.Duration { return timerules.RollbackTime(releaseRollback(s, "")) }
+
+// ChangeRollbackEstimate is the longest the rollback of change c may take.
+func ChangeRollbackEstimate(c *ChangeSpec) time.Duration {
+	return timerules.RollbackTime(changeRollback(c))
 }

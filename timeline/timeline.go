@@ -29,11 +29,17 @@ const (
 	PhaseRollingBack Phase = "RollingBack"
 	PhaseRolledBack  Phase = "RolledBack"
 	PhaseFailed      Phase = "Failed"
+	// PhaseDeferred: a no-go, or a freeze it was told not to wait for, ended it before
+	// anything changed.
+	PhaseDeferred Phase = "Deferred"
+	// PhaseWaiting: waiting for the go/no-go call, a window or a freeze to lift, before the
+	// fleet changes.
+	PhaseWaiting Phase = "Waiting"
 )
 
 // Terminal reports whether the release has ended.
 func (p Phase) Terminal() bool {
-	return p == PhaseSucceeded || p == PhaseRolledBack || p == PhaseFailed
+	return p == PhaseSucceeded || p == PhaseRolledBack || p == PhaseFailed || p == PhaseDeferred
 }
 
 // EventKind is what happened on a release's timeline.
@@ -76,6 +82,16 @@ const (
 	KindFinalized         EventKind = "finalized"
 	KindTraffic           EventKind = "traffic" // told: the canary's share of requests changed
 
+	// The clock rules: waits, the go/no-go call, the deadline, freezes.
+	KindWaiting          EventKind = "waiting" // told: for the window, a freeze, the call
+	KindStartNow         EventKind = "start-now"
+	KindGoNoGoAsked      EventKind = "go-no-go-requested" // told
+	KindGo               EventKind = "go"                 // told
+	KindNoGo             EventKind = "no-go"              // told
+	KindDeadline         EventKind = "deadline"           // told: decideBy reached
+	KindExtended         EventKind = "extended"           // told
+	KindFreezeOverridden EventKind = "freeze-overridden"  // told
+
 	// Kinds of a change's timeline.
 	KindStepStarted     EventKind = "step-started"
 	KindStepDone        EventKind = "step-done"   // told
@@ -91,6 +107,7 @@ const (
 	KindSucceeded  = EventKind(PhaseSucceeded)
 	KindRolledBack = EventKind(PhaseRolledBack)
 	KindFailed     = EventKind(PhaseFailed)
+	KindDeferred   = EventKind(PhaseDeferred)
 )
 
 // told lists the kinds people hear of; it is only ever looked up, never ranged over.
@@ -101,7 +118,9 @@ var told = map[EventKind]bool{
 	KindApprovalRequested: true, KindApproved: true, KindApprovalTimeout: true,
 	KindAborted: true, KindPaused: true, KindResumed: true, KindPromoted: true, KindHeld: true,
 	KindStepDone: true, KindStepFailed: true, KindConfirmed: true, KindRejected: true, KindContractRefused: true,
-	KindSucceeded: true, KindRolledBack: true, KindFailed: true,
+	KindSucceeded: true, KindRolledBack: true, KindFailed: true, KindDeferred: true,
+	KindWaiting: true, KindGoNoGoAsked: true, KindGo: true, KindNoGo: true, KindDeadline: true,
+	KindExtended: true, KindFreezeOverridden: true,
 }
 
 // Told reports whether people are told of events of this kind, beside the timeline.

@@ -100,6 +100,9 @@ type ReleaseInput struct {
 	Hold *Hold `json:"hold,omitempty"`
 	// Signature, when set, proves who started the release: four-eyes then compares keys.
 	Signature *signing.Signed `json:"signature,omitempty"`
+	// NoWait ends the release Deferred when its environment is frozen at the start,
+	// instead of waiting for the freeze to lift.
+	NoWait bool `json:"noWait,omitempty"`
 }
 
 // Hold makes a release one step of a change: after the promote it keeps its old
@@ -247,4 +250,6 @@ type Status struct {
 	CanaryWeight int `json:"canaryWeight,omitempty"`
 	TrafficStep  int `json:"trafficStep,omitempty"`
 	TrafficSteps int `json:"trafficSteps,omitempty"`
+	// Clock is what the clock rules hold the release to: waits, deadline, go/no-go.
+	Clock *ClockStatus `json:"clock,omitempty"`
 }

@@ -33,6 +33,8 @@ type change struct {
 	receivers []receiver
 	// root starts child releases: their lifetime is the change's, not one step's.
 	root workflow.Context
+	// clock keeps the go/no-go call, the window, freezes and the deadline.
+	clock *clock
 }
 
 // stepRun is a step while the change runs.
@@ -75,8 +77,16 @@ func ChangeWorkflow(ctx workflow.Context, in ChangeInput) (ChangeStatus, error) 
 		c.finish(ctx, PhaseFailed, err.Error())
 		return c.st, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeInvalidInput, nil, c.st)
 	}
+	c.clock = c.newClock(workflow.GetVersion(ctx, ChangeClockRules, workflow.DefaultVersion, 1) >= 1)
 	if err := c.registerHandlers(ctx); err != nil {
 		return ChangeStatus{}, err
+	}
+	if err := c.beforeSteps(ctx); err != nil {
+		if d := (*deferred)(nil); errors.As(err, &d) {
+			c.finish(ctx, PhaseDeferred, d.reason)
+			return c.st, temporal.NewNonRetryableApplicationError(d.reason, ErrTypeDeferred, nil, c.st)
+		}
+		return c.failed(ctx, err.Error())
 	}
 	c.setPhase(ctx, PhaseRunning)
 
@@ -152,6 +162,9 @@ func (c *change) run(ctx workflow.Context) error {
 	c.stopRunning(ctx)
 	if c.abort != nil {
 		return errors.New(c.abortReason())
+	}
+	if c.failure.step == "" { // the deadline
+		return errors.New(c.failure.reason)
 	}
 	return fmt.Errorf("step %s failed: %s", c.failure.step, c.failure.reason)
 }

@@ -21,6 +21,8 @@ const (
 type ChangeInput struct {
 	Spec      schemas.ChangeSpec `json:"spec"`
 	StartedBy string             `json:"startedBy,omitempty"`
+	// NoWait ends the change Deferred when its environment is frozen at the start.
+	NoWait bool `json:"noWait,omitempty"`
 }
 
 // ConfirmRequest confirms a confirm step: every item of its checklist answered true.
@@ -109,6 +111,8 @@ type ChangeStatus struct {
 	// LeftToDo is what the rollback (or a contract) could not do: to be done by hand.
 	LeftToDo []string `json:"leftToDo,omitempty"`
 	Error    string   `json:"error,omitempty"`
+	// Clock is what the clock rules hold the change to: waits, deadline, go/no-go.
+	Clock *ClockStatus `json:"clock,omitempty"`
 }
 
 // Step returns the status of the step with the given ID.

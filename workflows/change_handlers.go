@@ -24,7 +24,7 @@ func (c *change) registerHandlers(ctx workflow.Context) error {
 	if err := workflow.SetQueryHandler(ctx, QueryStatus, func() (ChangeStatus, error) { return c.st, nil }); err != nil {
 		return err
 	}
-	for _, add := range []func() (receiver, error){
+	for _, add := range append([]func() (receiver, error){
 		func() (receiver, error) {
 			return register(ctx, c.refused, message[ConfirmRequest]{UpdateConfirm, c.validateConfirm, c.onConfirm})
 		},
@@ -34,7 +34,7 @@ func (c *change) registerHandlers(ctx workflow.Context) error {
 		func() (receiver, error) {
 			return register(ctx, c.refused, message[AbortRequest]{UpdateAbort, c.validateAbort, c.onAbort})
 		},
-	} {
+	}, c.clockHandlers(ctx)...) {
 		recv, err := add()
 		if err != nil {
 			return err

@@ -56,7 +56,7 @@ func (r *release) registerHandlers(ctx workflow.Context) error {
 	if err := workflow.SetQueryHandler(ctx, QueryStatus, r.status(ctx)); err != nil {
 		return err
 	}
-	for _, add := range []func() (receiver, error){
+	for _, add := range append([]func() (receiver, error){
 		func() (receiver, error) {
 			return register(ctx, r.refused, message[ApproveRequest]{UpdateApprove, r.validateApprove, r.onApprove})
 		},
@@ -75,7 +75,7 @@ func (r *release) registerHandlers(ctx workflow.Context) error {
 		func() (receiver, error) {
 			return register(ctx, r.refused, message[ActorRequest]{UpdateFinalize, r.validateFinalize, r.onFinalize})
 		},
-	} {
+	}, r.clockHandlers(ctx)...) {
 		recv, err := add()
 		if err != nil {
 			return err

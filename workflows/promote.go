@@ -28,6 +28,11 @@ func (r *release) promote(ctx workflow.Context) error {
 		if err := r.waitResumed(ctx); err != nil {
 			return err
 		}
+		// A window that closed or a freeze declared since the canary pauses the promote
+		// before its next batch.
+		if err := r.beforeFleetChange(ctx, false); err != nil {
+			return err
+		}
 		// With one batch, "before the last batch" is the moment after the soak: ask once.
 		if i == len(p.Batches)-1 && !(i == 0 && r.spec.Canary.Approval.HasGate(schemas.GateAfterSoak)) {
 			if err := r.approval(ctx, schemas.GateBeforeLastBatch); err != nil {

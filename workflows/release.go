@@ -47,6 +47,12 @@ type release struct {
 	receivers []receiver
 	// now is the workflow's clock, for the validators (signatures expire).
 	now func() time.Time
+	// clock keeps the go/no-go call, windows, freezes and the deadline.
+	clock *clock
+	// resumePhase is the phase a wait of the clock returns to.
+	resumePhase Phase
+	// deadlineHit says why decideBy rolled the release back.
+	deadlineHit string
 }
 
 // ReleaseWorkflow releases in.Version of in.Spec: canary, soak, approval, promote,
@@ -85,6 +91,7 @@ func ReleaseWorkflow(ctx workflow.Context, in ReleaseInput) (Status, error) {
 		}
 		r.st.Starter, r.st.Status.StartedByVerified = starter, who(starter, "")
 	}
+	r.clock = r.newClock()
 	r.startNotifier(ctx)
 	if err := r.registerHandlers(ctx); err != nil {
 		return Status{}, err
@@ -92,9 +99,16 @@ func ReleaseWorkflow(ctx workflow.Context, in ReleaseInput) (Status, error) {
 
 	phaseCtx, cancel := workflow.WithCancel(ctx)
 	r.cancel = cancel
+	if !r.st.Status.Clock.DecideBy.IsZero() {
+		r.watchDeadline(ctx) // a run continued as new watches on
+	}
 	err := r.run(phaseCtx)
 	if errors.Is(err, errContinueAsNew) {
 		return Status{}, r.continueAsNew(ctx)
+	}
+	if d := (*deferred)(nil); errors.As(err, &d) {
+		// Nothing changed yet: a no-go, or a freeze it was told not to wait for.
+		return r.deferRelease(ctx, d.reason)
 	}
 	if err == nil {
 		r.finishFleet(ctx, true)
@@ -129,6 +143,13 @@ func ReleaseWorkflow(ctx workflow.Context, in ReleaseInput) (Status, error) {
 	return r.st.Status, temporal.NewNonRetryableApplicationError(reason, kind, nil, r.st.Status)
 }
 
+// deferRelease ends a release that changed nothing: Deferred, with the reason.
+func (r *release) deferRelease(ctx workflow.Context, reason string) (Status, error) {
+	r.finish(ctx, PhaseDeferred, reason)
+	r.notes.flush(ctx)
+	return r.st.Status, temporal.NewNonRetryableApplicationError(reason, ErrTypeDeferred, nil, r.st.Status)
+}
+
 // refuse ends a release whose input is invalid before anything was changed: Failed, with
 // the reason in the status and the error, and no retry.
 func (r *release) refuse(ctx workflow.Context, err error) (Status, error) {
@@ -137,6 +158,9 @@ func (r *release) refuse(ctx workflow.Context, err error) (Status, error) {
 }
 
 func (r *release) reasonFor(err error) string {
+	if r.deadlineHit != "" {
+		return r.deadlineHit
+	}
 	if r.abort != nil {
 		msg := "aborted by " + r.abort.By
 		if r.abort.Reason != "" {
@@ -159,6 +183,9 @@ func (r *release) reasonFor(err error) string {
 func (r *release) run(ctx workflow.Context) error {
 	if r.st.Status.Phase != PhaseSoaking {
 		if err := r.plan(ctx); err != nil {
+			return err
+		}
+		if err := r.beforeFleetChange(ctx, true); err != nil {
 			return err
 		}
 		if err := r.prepareFleet(ctx); err != nil {

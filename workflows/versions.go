@@ -34,6 +34,10 @@ const ChangeHeldRelease = "held-release"
 // canary.traffic one step after the other, and the weights are restored on every exit.
 const ChangeTrafficSteps = "traffic-steps"
 
+// ChangeClockRules is the change ID of the clock rules: the go/no-go call, windows,
+// freezes and the deadline (each checked before the fleet changes).
+const ChangeClockRules = "clock-rules"
+
 // versions says which changes this release runs with.
 type versions struct {
 	// notify: events are queued and sent to people through the Notify activity.
@@ -53,6 +57,8 @@ type versions struct {
 	held bool
 	// traffic: canary.traffic steps are taken.
 	traffic bool
+	// clock: the clock rules are kept.
+	clock bool
 }
 
 // readVersions records (or, on replay, reads) every change's version, in a fixed order.
@@ -65,5 +71,6 @@ func readVersions(ctx workflow.Context) versions {
 	v.validateInput = workflow.GetVersion(ctx, ChangeValidateInput, workflow.DefaultVersion, 1) >= 1
 	v.held = workflow.GetVersion(ctx, ChangeHeldRelease, workflow.DefaultVersion, 1) >= 1
 	v.traffic = workflow.GetVersion(ctx, ChangeTrafficSteps, workflow.DefaultVersion, 1) >= 1
+	v.clock = workflow.GetVersion(ctx, ChangeClockRules, workflow.DefaultVersion, 1) >= 1
 	return v
 }

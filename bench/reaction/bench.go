@@ -87,10 +87,11 @@ func newBench(ctx context.Context, o options) (_ *bench, err error) {
 		}
 	}
 	for _, m := range o.modes {
-		if m == "release" {
+		if m != "analysis" { // both release modes run on one Temporal
 			if err := b.startTemporal(ctx); err != nil {
 				return nil, err
 			}
+			break
 		}
 	}
 	return b, nil

@@ -9,18 +9,21 @@
 // API, where half the answers become 500s. The instant falls at a random phase of the
 // check cycle, as a real bug does, so the spread of reaction times is honest.
 //
-// Two modes, each for the scrape provider and for a real Prometheus:
+// Three modes, each for the scrape provider and for a real Prometheus:
 //
 //   - analysis: the analyzer alone, checked every interval as the soak does (sleep one
 //     interval, check), measuring to the Fail verdict;
 //   - release: a real release on a Temporal dev server (the pinned CLI), an in-process
 //     worker and the local cloud, with failureLimit 1 and load through the load
 //     balancer, measuring to the Fail verdict in the release's status and to the
-//     canary's detach, and when it last answered a request.
+//     canary's detach, and when it last answered a request;
+//   - steps: the same release with traffic steps (canary.traffic 5, 25, 50), the failure
+//     starting during the 25 % step, measuring to the Fail verdict and to the moment the
+//     balancer gives the canary 0 % (or detaches it).
 //
 // It prints a table and appends it to BENCHMARKS.md.
 //
-//	go run ./bench/reaction [-interval 5s] [-runs 5] [-providers scrape,prometheus] [-modes analysis,release] [-out BENCHMARKS.md]
+//	go run ./bench/reaction [-interval 5s] [-runs 5] [-providers scrape,prometheus] [-modes analysis,release,steps] [-out BENCHMARKS.md]
 package main
 
 import (
@@ -62,7 +65,7 @@ func run() error {
 	flag.DurationVar(&o.interval, "interval", 5*time.Second, "analysis interval")
 	flag.IntVar(&o.runs, "runs", 5, "bad canaries per provider and mode")
 	flag.StringVar(&providers, "providers", "scrape,prometheus", "analysis providers to measure")
-	flag.StringVar(&modes, "modes", "analysis,release", "analysis (the analyzer alone) and/or release (a real release on Temporal)")
+	flag.StringVar(&modes, "modes", "analysis,release", "analysis (the analyzer alone), release (a real release on Temporal) and/or steps (a release with traffic steps)")
 	flag.StringVar(&o.out, "out", "BENCHMARKS.md", `file the table is appended to ("" for none)`)
 	flag.Parse()
 	o.providers = strings.Split(providers, ",")
@@ -73,7 +76,7 @@ func run() error {
 		}
 	}
 	for _, m := range o.modes {
-		if m != "analysis" && m != "release" {
+		if m != "analysis" && m != "release" && m != "steps" {
 			return fmt.Errorf("-modes: unknown mode %q", m)
 		}
 	}
@@ -106,7 +109,7 @@ func run() error {
 				if mode == "analysis" {
 					r, err = b.analysisRun(ctx, provider, i)
 				} else {
-					r, err = b.releaseRun(ctx, provider, i)
+					r, err = b.releaseRun(ctx, provider, i, mode)
 				}
 				if err != nil {
 					return fmt.Errorf("%s/%s run %d: %w", mode, provider, i, err)
@@ -143,7 +146,7 @@ type row struct {
 
 func (r row) line(interval time.Duration) string {
 	s := fmt.Sprintf("%-8s %-10s run %d: Fail verdict after %s (%.2f intervals)", r.mode, r.provider, r.run, r.verdict.Round(time.Millisecond), r.verdict.Seconds()/interval.Seconds())
-	if r.mode == "release" {
+	if r.mode != "analysis" {
 		s += fmt.Sprintf(", detached after %s, last served %s", r.detached.Round(time.Millisecond), r.lastServed.Round(time.Millisecond))
 	}
 	return s + " — " + r.summary
@@ -154,7 +157,7 @@ func render(o options, rows []row) string {
 	goal := o.interval + 2*time.Second
 	fmt.Fprintf(&b, "Reaction to a bad canary (demo service, --error-rate 0.5 from a random instant), analysis interval %s, goal ≤ %s (one interval + 2 s). `go run ./bench/reaction -interval %s -runs %d -providers %s -modes %s`\n\n",
 		o.interval, goal, o.interval, o.runs, strings.Join(o.providers, ","), strings.Join(o.modes, ","))
-	b.WriteString("| mode | provider | runs | to Fail verdict: median | max | max in intervals | to detach: median | max | last request served: max | false alarms | within goal |\n")
+	b.WriteString("| mode | provider | runs | to Fail verdict: median | max | max in intervals | to detach (steps: to 0 %): median | max | last request served: max | false alarms | within goal |\n")
 	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, mode := range o.modes {
 		for _, provider := range o.providers {
@@ -172,7 +175,7 @@ func render(o options, rows []row) string {
 			worst := slices.Max(v)
 			within := worst <= goal
 			dm, dx, lx := "–", "–", "–"
-			if mode == "release" {
+			if mode != "analysis" {
 				dm, dx, lx = sec(median(d)), sec(slices.Max(d)), sec(slices.Max(l))
 				within = within && slices.Max(d) <= goal
 			}

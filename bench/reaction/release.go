@@ -18,8 +18,8 @@ import (
 // releaseRun releases the bad build for real (failureLimit 1, automatic rollback) and
 // measures from the failure's start to the Fail check in the release's status, to the
 // canary's detach from the load balancer, and to the last request it answered.
-func (b *bench) releaseRun(ctx context.Context, provider string, i int) (row, error) {
-	r := row{mode: "release", provider: provider, run: i}
+func (b *bench) releaseRun(ctx context.Context, provider string, i int, mode string) (row, error) {
+	r := row{mode: mode, provider: provider, run: i}
 	if b.lbLoad == nil {
 		b.lbAddr = b.world.Cloud.LBAddr()
 		b.lbLoad = analysistest.StartLoad([]string{b.lbAddr}, loadRate, analysistest.SmokePath)
@@ -28,11 +28,14 @@ func (b *bench) releaseRun(ctx context.Context, provider string, i int) (row, er
 	defer b.lbLoad.SetPath(b.lbAddr, analysistest.SmokePath)
 
 	spec := schemas.Spec{
-		Service: "reaction", Environment: fmt.Sprintf("%s-%d", provider, i),
+		Service: "reaction", Environment: fmt.Sprintf("%s-%s-%d", mode, provider, i),
 		Target: schemas.Target{Provider: schemas.ProviderLocal, Instances: len(b.baseline), HealthTimeout: schemas.Duration(time.Minute),
 			Local: &schemas.LocalSpec{Command: b.world.Command(filepath.Join(b.o.dir, "releases", "{{.Version}}", "demoapp"))}},
 		Canary: schemas.Canary{Instances: 1, Soak: schemas.Duration(30 * b.o.interval), Analysis: b.spec(provider)},
 		Drain:  schemas.Drain{Timeout: schemas.Duration(5 * time.Second)},
+	}
+	if mode == "steps" {
+		spec.Canary.Traffic = stepShares
 	}
 	schemas.Defaults(&spec)
 	spec.Rollback.Automatic = true
@@ -52,6 +55,12 @@ func (b *bench) releaseRun(ctx context.Context, provider string, i int) (row, er
 	canaryID, attachedAt, err := b.waitCanary(ctx, ended)
 	if err != nil {
 		return r, err
+	}
+	if mode == "steps" {
+		// The failure starts in the 25 % step, two checks after it began.
+		if attachedAt, err = b.waitWeight(ctx, ended, stepShares[1]); err != nil {
+			return r, err
+		}
 	}
 	t0 := b.failAt(attachedAt, 2)
 	select {
@@ -78,6 +87,10 @@ func (b *bench) releaseRun(ctx context.Context, provider string, i int) (row, er
 			}
 			if len(ins) == 0 || !ins[0].Attached {
 				detached = now
+			} else if mode == "steps" {
+				if st, err := b.world.Fleet().Describe(ctx); err == nil && st.Weights[bad] == 0 {
+					detached = now
+				}
 			}
 		}
 		if verdict.IsZero() && now.Sub(lastQuery) >= 100*time.Millisecond {
@@ -142,6 +155,31 @@ func (b *bench) waitCanary(ctx context.Context, ended <-chan error) (string, tim
 		}
 	}
 	return "", time.Time{}, errors.New("no canary attached within two minutes")
+}
+
+// stepShares are the traffic steps of the steps mode.
+var stepShares = []int{5, 25, 50}
+
+// waitWeight waits until the balancer gives the bad canary share percent of requests.
+func (b *bench) waitWeight(ctx context.Context, ended <-chan error, share int) (time.Time, error) {
+	deadline := time.Now().Add(time.Duration(len(stepShares)) * 30 * b.o.interval)
+	for time.Now().Before(deadline) {
+		st, err := b.world.Fleet().Describe(ctx)
+		if err != nil {
+			return time.Time{}, err
+		}
+		if st.Weights[bad] == share {
+			return time.Now(), nil
+		}
+		select {
+		case err := <-ended:
+			return time.Time{}, fmt.Errorf("release ended before its canary took %d%%: %v", share, err)
+		case <-ctx.Done():
+			return time.Time{}, ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	return time.Time{}, fmt.Errorf("the canary never took %d%% of requests", share)
 }
 
 func status(ctx context.Context, c client.Client, id string) (workflows.Status, error) {

@@ -43,7 +43,7 @@ func ChangeStartOptions(c *schemas.ChangeSpec) client.StartWorkflowOptions {
 
 func (a *App) changeStartCommand() *cobra.Command {
 	var by string
-	var wait bool
+	var wait, noWait bool
 	cmd := &cobra.Command{
 		Use:   "start FILE [--by NAME] [--wait]",
 		Short: "Start a change; with --wait, follow it and exit with its outcome",
@@ -70,7 +70,7 @@ hand).
 				return err
 			}
 			defer c.Close()
-			run, err := c.ExecuteWorkflow(ctx, ChangeStartOptions(spec), workflows.ChangeWorkflowName, workflows.ChangeInput{Spec: *spec, StartedBy: by})
+			run, err := c.ExecuteWorkflow(ctx, ChangeStartOptions(spec), workflows.ChangeWorkflowName, workflows.ChangeInput{Spec: *spec, StartedBy: by, NoWait: noWait})
 			if err != nil {
 				var already *serviceerror.WorkflowExecutionAlreadyStarted
 				if errors.As(err, &already) {
@@ -88,6 +88,7 @@ hand).
 	}
 	cmd.Flags().StringVar(&by, "by", "", "who starts the change (default: $USER)")
 	cmd.Flags().BoolVar(&wait, "wait", false, "follow the change and exit with its outcome code")
+	cmd.Flags().BoolVar(&noWait, "no-wait", false, "if the environment is frozen, end Deferred (exit 8) instead of waiting for the freeze to lift")
 	return cmd
 }
 
@@ -140,6 +141,8 @@ func changeOutcome(st workflows.ChangeStatus) error {
 		}
 	case workflows.PhaseFailed:
 		code = ExitFailed
+	case workflows.PhaseDeferred:
+		code = ExitDeferred
 	}
 	return &CodeError{Code: code, Err: fmt.Errorf("%s %s", st.ChangeID, st.Phase), Silent: true}
 }
@@ -243,7 +246,7 @@ func writeChange(w io.Writer, st workflows.ChangeStatus, output string) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(st)
 	}
-	_, err := fmt.Fprint(w, RenderChange(st))
+	_, err := fmt.Fprint(w, RenderChange(st)+RenderClock(st.Clock, time.Now()))
 	return err
 }
 

@@ -137,6 +137,7 @@ file); --address and --namespace override it.
 		a.changeCommand(),
 		a.setupCommand(), a.codecServerCommand(),
 	)
+	root.AddCommand(a.clockCommands()...)
 	return root
 }
 

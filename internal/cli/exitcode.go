@@ -17,6 +17,7 @@ const (
 	ExitRolledBack  = 5 // the release failed and rolled back by itself
 	ExitAborted     = 6 // a human aborted the release and it rolled back
 	ExitFailed      = 7 // the release failed and its rollback failed too: the fleet needs a look
+	ExitDeferred    = 8 // a no-go, or a freeze with --no-wait, ended it before anything changed
 )
 
 // exitCodesHelp documents the codes in --help.
@@ -28,7 +29,8 @@ const exitCodesHelp = `Exit codes:
   4  refused (a release is already running, or the release refused the update)
   5  rolled back (the release failed and rolled back automatically)
   6  aborted (a human aborted the release; it rolled back)
-  7  failed (the rollback itself failed: the fleet needs a look)`
+  7  failed (the rollback itself failed: the fleet needs a look)
+  8  deferred (a no-go, or a freeze with --no-wait: nothing was changed)`
 
 // CodeError is an error with the exit code it deserves. Its message is printed as is,
 // so it carries its own prefix ("refused: ...").
@@ -88,6 +90,8 @@ func OutcomeCode(st workflows.Status) int {
 		return ExitRolledBack
 	case workflows.PhaseFailed:
 		return ExitFailed
+	case workflows.PhaseDeferred:
+		return ExitDeferred
 	default:
 		return ExitError
 	}

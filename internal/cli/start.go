@@ -50,7 +50,7 @@ func StartOptions(spec *schemas.Spec, version string) client.StartWorkflowOption
 
 func (a *App) startCommand() *cobra.Command {
 	var file, version, changelog, by, sign string
-	var wait bool
+	var wait, noWait bool
 	cmd := &cobra.Command{
 		Use:   "start -f FILE --version V [--changelog FILE] [--by NAME] [--sign KEYFILE|agent] [--wait]",
 		Short: "Start a release; with --wait, follow it and exit with its outcome",
@@ -83,7 +83,7 @@ keys, not names (see docs/approvals.md).
 				return err
 			}
 			defer c.Close()
-			in := workflows.ReleaseInput{Spec: *spec, Version: version, Changelog: notes, StartedBy: by}
+			in := workflows.ReleaseInput{Spec: *spec, Version: version, Changelog: notes, StartedBy: by, NoWait: noWait}
 			if sign != "" {
 				expires, err := expiry(defaultSignedFor)
 				if err != nil {
@@ -115,6 +115,7 @@ keys, not names (see docs/approvals.md).
 	f.StringVar(&by, "by", "", "who starts the release (default: $USER)")
 	f.StringVar(&sign, "sign", "", `sign the start with this SSH key: a private key file, "agent", or KEY.pub of an ssh-agent key`)
 	f.BoolVar(&wait, "wait", false, "follow the release and exit with its outcome code")
+	f.BoolVar(&noWait, "no-wait", false, "if the environment is frozen, end Deferred (exit 8) instead of waiting for the freeze to lift")
 	return cmd
 }
 

@@ -221,6 +221,7 @@ func RenderStatus(st workflows.Status, now time.Time) string {
 	}
 	w("release  %s: %s %s -> %s in %s%s", st.ReleaseID, st.Service, from, st.Version, st.Environment, started)
 	w("phase    %s", phase)
+	b.WriteString(RenderClock(st.Clock, now))
 	if st.Batch > 0 {
 		w("batch    %d/%d", st.Batch, st.Batches)
 	}
