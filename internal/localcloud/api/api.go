@@ -71,6 +71,10 @@ type State struct {
 	Instances    []Instance     `json:"instances"`
 	Weights      map[string]int `json:"weights,omitempty"`
 	LoadBalancer string         `json:"loadBalancer"`
+	// Routed counts the answers the load balancer relayed per version since the daemon
+	// started: the share each version really took, measured (differences between two
+	// reads give the share over a window).
+	Routed map[string]int64 `json:"routed,omitempty"`
 }
 
 // IDs names instances. All is honoured by terminate only.
@@ -103,3 +107,7 @@ type Error struct {
 // HeaderInstance names, on every response the load balancer relays, the instance that
 // served it.
 const HeaderInstance = "X-Zerodown-Instance"
+
+// CookieVersion is the cookie in which the load balancer names the version that served
+// a client; a client that sends it back stays on that version while the version serves.
+const CookieVersion = "zerodown_version"
