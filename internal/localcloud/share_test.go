@@ -52,18 +52,21 @@ func TestWeightsGiveTheCanaryItsExactShare(t *testing.T) {
 	const n = 200
 	for _, share := range canaryShares {
 		setShare(t, d, share)
-		before := state(t, d).Routed
+		before := state(t, d)
 		seen := map[string]int64{}
 		for range n {
 			status, served := get(t, d.LB+"/")
 			require.Equal(t, http.StatusOK, status)
 			seen[version[served]]++
 		}
-		after := state(t, d).Routed
+		after := state(t, d)
 		require.Equal(t, int64(n*share/100), seen["v2"], "canary at %d%%: %v", share, seen)
-		require.Equal(t, seen["v1"], after["v1"]-before["v1"], "the daemon counts what the client saw")
-		require.Equal(t, seen["v2"], after["v2"]-before["v2"], "the daemon counts what the client saw")
-		t.Logf("canary at %2d%%: measured %.1f%% of %d requests", share, 100*float64(seen["v2"])/n, n)
+		require.Equal(t, seen["v1"], after.Routed["v1"]-before.Routed["v1"], "the daemon counts what the client saw")
+		require.Equal(t, seen["v2"], after.Routed["v2"]-before.Routed["v2"], "the daemon counts what the client saw")
+		measured, answers := api.RoutedShare(before, after, "v2")
+		require.Equal(t, int64(n), answers)
+		require.InDelta(t, float64(share)/100, measured, 1e-9)
+		t.Logf("canary at %2d%%: measured %.1f%% of %d requests", share, 100*measured, answers)
 	}
 }
 

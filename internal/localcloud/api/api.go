@@ -111,3 +111,20 @@ const HeaderInstance = "X-Zerodown-Instance"
 // CookieVersion is the cookie in which the load balancer names the version that served
 // a client; a client that sends it back stays on that version while the version serves.
 const CookieVersion = "zerodown_version"
+
+// RoutedShare is the share of the answers relayed between two reads of the state that
+// version served, and how many answers that share is of: the measured share of a window.
+func RoutedShare(before, after State, version string) (share float64, answers int64) {
+	var mine int64
+	for v, n := range after.Routed {
+		d := n - before.Routed[v]
+		answers += d
+		if v == version {
+			mine = d
+		}
+	}
+	if answers == 0 {
+		return 0, 0
+	}
+	return float64(mine) / float64(answers), answers
+}
