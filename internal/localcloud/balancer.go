@@ -69,9 +69,9 @@ func (t *lbTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	var skip *instance
 	var firstErr error
-	sticky := stickyVersion(req)
+	bucket := requestBucket(req)
 	for attempt := 0; ; attempt++ {
-		l, err := t.d.acquire(skip, sticky)
+		l, err := t.d.acquire(skip, bucket)
 		if err != nil {
 			if firstErr != nil {
 				return nil, firstErr // no other target: report why the first failed
@@ -97,7 +97,9 @@ func (t *lbTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			return nil, err
 		}
 		resp.Header.Set(api.HeaderInstance, l.id)
-		setSticky(resp, l.version, sticky)
+		if l.newBucket >= 0 {
+			setBucket(resp, l.newBucket)
+		}
 		t.d.countRouted(l.version)
 		resp.Body = l.hold(resp)
 		return resp, nil
@@ -141,10 +143,11 @@ func (b *guardedBody) touched() bool {
 	return b.read
 }
 
-// acquire picks a target for a new request or connection and counts it there: one of
-// the sticky version's while it serves, else by weight. The pick and the count happen
+// acquire picks a target for a new request or connection and counts it there: in the
+// version of the client's bucket (sticky.go), or by weight for a client without one,
+// which then gets a bucket of the version it reached. The pick and the count happen
 // under d.mu, so once detach returns no new lease can land on the detached instance.
-func (d *Daemon) acquire(skip *instance, sticky string) (*lease, error) {
+func (d *Daemon) acquire(skip *instance, bucket int) (*lease, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.closed {
@@ -159,13 +162,18 @@ func (d *Daemon) acquire(skip *instance, sticky string) (*lease, error) {
 	if len(cands) == 0 {
 		return nil, errNoTarget
 	}
+	layout := bucketLayout(cands, d.weights)
 	var in *instance
-	if serves(cands, d.weights, sticky) {
-		in = pickOf(cands, sticky)
+	newBucket := -1
+	if v := versionOfBucket(layout, bucket); bucket >= 0 && v != "" {
+		in = pickOf(cands, v)
 	} else {
 		in = pick(cands, d.weights, &d.rotation)
+		if bucket < 0 {
+			newBucket = bucketIn(layout, in.rec.Version)
+		}
 	}
-	l := &lease{d: d, inst: in, id: in.rec.ID, version: in.rec.Version, addr: in.rec.address()}
+	l := &lease{d: d, inst: in, id: in.rec.ID, version: in.rec.Version, addr: in.rec.address(), newBucket: newBucket}
 	in.leases[l] = struct{}{}
 	return l, nil
 }
@@ -186,6 +194,8 @@ type lease struct {
 	d                 *Daemon
 	inst              *instance
 	id, version, addr string
+	// newBucket is the bucket to give a client that came without one, else -1.
+	newBucket int
 
 	mu        sync.Mutex
 	cancel    context.CancelFunc

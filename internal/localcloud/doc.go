@@ -26,9 +26,9 @@
 // The load balancer proxies HTTP/1.1 (keep-alive) and WebSockets. It routes only to
 // attached instances that passed their health checks, gives each version exactly its
 // weight's share of requests (a smooth weighted round robin over versions, an instance
-// of the version at random), keeps a client that sends back its zerodown_version cookie
-// on that version while the version serves (attached, healthy, weight above 0), retries
-// once elsewhere when a target refuses the connection, names the serving
+// of the version at random), keeps a client that sends back its zerodown_bucket cookie
+// on its version while the version serves (attached, healthy, weight above 0; a growing
+// canary only gains users), retries once elsewhere when a target refuses the connection, names the serving
 // instance in X-Zerodown-Instance, and drains detached instances: in-flight requests
 // finish and WebSockets stay open until they close or the drain deadline passes.
 //

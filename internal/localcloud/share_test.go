@@ -183,8 +183,8 @@ func canarySession(t *testing.T, d *localcloudtest.Daemon, version map[string]st
 }
 
 // TestStickySessionsStayWhileTheCanaryServes: a user that reached the canary keeps
-// reaching it, even when one of its instances drains, while users without the cookie
-// are still placed by weight; when the canary's weight goes to 0 (a rollback) or its
+// reaching it, as its share grows and when one of its instances drains, while users
+// without the cookie are still placed by weight; when the canary's weight goes to 0 (a rollback) or its
 // last instance is detached, the user moves to the stable version without a failed
 // request.
 func TestStickySessionsStayWhileTheCanaryServes(t *testing.T) {
@@ -205,6 +205,13 @@ func TestStickySessionsStayWhileTheCanaryServes(t *testing.T) {
 	// 5 canary picks; sticky requests take no pick.
 	require.Equal(t, 5, cookieless["v2"], "users without the cookie are placed by weight: %v", cookieless)
 
+	// The canary's share grows: its users stay, stable users only ever move to it.
+	setShare(t, d, 25)
+	for range 20 {
+		require.Equal(t, "v2", servedBy(t, onCanary, d.LB+"/", version), "a canary user stays as the share grows")
+	}
+	setShare(t, d, 5)
+
 	// One canary instance drains: the user stays on the canary version.
 	detach(t, d, "", canary[0])
 	for range 20 {
@@ -224,4 +231,51 @@ func TestStickySessionsStayWhileTheCanaryServes(t *testing.T) {
 	for range 20 {
 		require.Equal(t, "v1", servedBy(t, onCanary, d.LB+"/", version), "a detached canary keeps no session")
 	}
+}
+
+// TestRollbackFromAStepUnderLoadLosesNothing plays the traffic side of a rollback from
+// the 25 % step, as the release does it, under load from users who keep their cookies
+// (so some are stuck to the canary): the canary to 0 % at once, then detached, drained
+// and terminated, then the weights cleared. No request may fail, and from the moment the
+// canary is at 0 % no request may reach it, sticky or not.
+func TestRollbackFromAStepUnderLoadLosesNothing(t *testing.T) {
+	if testing.Short() {
+		t.Skip("load test")
+	}
+	d := start(t)
+	_, canary, _ := stableAndCanary(t, d, 1)
+
+	g, err := loadgen.New(loadgen.Config{BaseURL: d.LB, Rate: 300, Timeout: 10 * time.Second, Sessions: 40})
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	require.NoError(t, g.Start(ctx))
+	stopped := false
+	defer func() {
+		if !stopped {
+			g.Stop()
+		}
+	}()
+	for _, share := range []int{1, 5, 25} {
+		setShare(t, d, share)
+		g.Mark(fmt.Sprintf("share-%d", share))
+		waitRouted(t, d, 300)
+	}
+	g.Mark("rollback")
+	require.NoError(t, g.Settled(ctx, "share-25"))
+	setShare(t, d, 0)
+	g.Mark("canary-at-0")
+	waitRouted(t, d, 300)
+	detach(t, d, "", canary...)
+	waitInstance(t, d, canary[0].ID, "drained", func(in api.Instance) bool { return in.Connections == 0 && !in.Draining })
+	ok(t, d, http.MethodPost, api.PathTerminate, api.IDs{IDs: ids(canary)})
+	ok(t, d, http.MethodPut, api.PathWeights, map[string]int{})
+	waitRouted(t, d, 300)
+	r := g.Stop()
+	stopped = true
+	t.Log("\n" + r.String())
+
+	require.Zero(t, r.Failed, "failed requests: %v", r.FailureSamples)
+	require.Positive(t, window(t, r, "share-25").Versions["v2"].Responses, "some users were on the canary")
+	require.Zero(t, window(t, r, "canary-at-0").Versions["v2"].Responses, "at 0 % the canary keeps no user, sticky or not")
 }

@@ -108,9 +108,14 @@ type Error struct {
 // served it.
 const HeaderInstance = "X-Zerodown-Instance"
 
-// CookieVersion is the cookie in which the load balancer names the version that served
-// a client; a client that sends it back stays on that version while the version serves.
-const CookieVersion = "zerodown_version"
+// CookieBucket is the cookie in which the load balancer gives each client a bucket in
+// [0, Buckets): the serving versions are laid over the buckets by share, so a client that
+// sends its bucket back stays on its version while the version serves, and a growing
+// canary only ever gains users.
+const CookieBucket = "zerodown_bucket"
+
+// Buckets is the number of buckets: shares are placed to a hundredth of a percent.
+const Buckets = 10_000
 
 // RoutedShare is the share of the answers relayed between two reads of the state that
 // version served, and how many answers that share is of: the measured share of a window.
