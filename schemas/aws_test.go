@@ -3,6 +3,7 @@ package schemas_test
 import (
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -28,6 +29,12 @@ func TestAWSDefaultsNameTheFleetAfterTheSpec(t *testing.T) {
 	require.Equal(t, 8080, s.Target.AWS.Port)
 }
 
+func TestAWSStickinessIsADuration(t *testing.T) {
+	s, err := schemas.Parse([]byte(awsBase + "    targetGroups: [tg-a]\n    listenerRuleArn: rule\n    canaryTargetGroup: tg-b\n    stickiness: 1h\n"))
+	require.NoError(t, err)
+	require.Equal(t, time.Hour, s.Target.AWS.Stickiness.D())
+}
+
 func TestAWSInvalidSpecs(t *testing.T) {
 	for _, tc := range []struct{ name, yaml, path, msg string }{
 		{"template version", awsBase + "    launchTemplateVersion: latest\n", "target.aws.launchTemplateVersion", "must be a version number, $Default or $Latest"},
@@ -36,6 +43,9 @@ func TestAWSInvalidSpecs(t *testing.T) {
 		{"canary group without stable", awsBase + "    listenerRuleArn: rule\n    canaryTargetGroup: tg-b\n", "target.aws.targetGroups", "is required with canaryTargetGroup"},
 		{"canary group also stable", awsBase + "    targetGroups: [tg-a, tg-b]\n    listenerRuleArn: rule\n    canaryTargetGroup: tg-b\n", "target.aws.canaryTargetGroup", "is also in targetGroups"},
 		{"port", awsBase + "    port: 70000\n", "target.aws.port", ""},
+		{"stickiness without rule", awsBase + "    targetGroups: [tg-a]\n    stickiness: 1h\n", "target.aws.stickiness", "needs listenerRuleArn"},
+		{"stickiness over a week", awsBase + "    targetGroups: [tg-a]\n    listenerRuleArn: rule\n    canaryTargetGroup: tg-b\n    stickiness: 169h\n", "target.aws.stickiness", "at most 168h"},
+		{"stickiness under a second", awsBase + "    targetGroups: [tg-a]\n    listenerRuleArn: rule\n    canaryTargetGroup: tg-b\n    stickiness: 500ms\n", "target.aws.stickiness", "at least 1s"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := schemas.Parse([]byte(tc.yaml))

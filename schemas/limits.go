@@ -33,6 +33,8 @@ const (
 	MaxSamplesPerCheck = 11_000
 	// MinInterval is the shortest canary.analysis.interval.
 	MinInterval = time.Second
+	// MaxALBStickiness is the longest target group stickiness an ALB accepts (604800s).
+	MaxALBStickiness = 7 * 24 * time.Hour
 	// MaxDuration bounds every duration of a spec (timeouts, soak, keepOld...).
 	MaxDuration = 365 * 24 * time.Hour
 

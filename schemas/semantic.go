@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // checkSemantics holds the rules that relate fields to each other in ways JSON Schema cannot
@@ -81,6 +82,14 @@ func checkSemantics(s *Spec, lines map[string]int) error {
 			add("target.aws.targetGroups", "is required with canaryTargetGroup: its first target group takes the stable share")
 		case a.CanaryTargetGroup != "" && slices.Contains(a.TargetGroups, a.CanaryTargetGroup):
 			add("target.aws.canaryTargetGroup", "is also in targetGroups; the canary target group must be a separate one")
+		}
+		switch {
+		case a.Stickiness > 0 && a.ListenerRuleArn == "":
+			add("target.aws.stickiness", "needs listenerRuleArn: it is the stickiness of the rule's weighted forward")
+		case a.Stickiness.D() > MaxALBStickiness:
+			add("target.aws.stickiness", "is %s; an ALB keeps a client on a target group for at most %s", FormatDuration(a.Stickiness.D()), FormatDuration(MaxALBStickiness))
+		case a.Stickiness > 0 && a.Stickiness.D() < time.Second:
+			add("target.aws.stickiness", "is %s; an ALB counts stickiness in whole seconds (at least 1s)", FormatDuration(a.Stickiness.D()))
 		}
 	}
 

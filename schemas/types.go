@@ -111,6 +111,10 @@ type AWSSpec struct {
 	// canary a share of traffic through a weighted forward to two target groups.
 	ListenerRuleArn   string `json:"listenerRuleArn,omitempty"`
 	CanaryTargetGroup string `json:"canaryTargetGroup,omitempty"`
+	// Stickiness, when set, keeps a client on the target group (so the version) it first
+	// reached for this long while the canary takes a share: the weighted forward's
+	// target group stickiness. Needs ListenerRuleArn.
+	Stickiness Duration `json:"stickiness,omitempty"`
 	// Port is where instances answer directly (hooks, session migration).
 	Port int `json:"port,omitempty"`
 	// Service and Environment are the tag values that mark the fleet's instances. The

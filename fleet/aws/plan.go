@@ -93,7 +93,12 @@ func PlanCalls(spec schemas.Spec, version string, p PlanShape) []string {
 	add("detach", "for each old instance taken out of service: "+strings.Join(detach, ", "))
 	add("canary", fmt.Sprintf("launch %d", p.Canary))
 	if a.ListenerRuleArn != "" {
-		add("weights", "only if the release sets a canary share: elasticloadbalancing:RegisterTargets (canary target group), elasticloadbalancing:ModifyRule (weighted forward), elasticloadbalancing:DeregisterTargets (from the stable group)")
+		calls := "elasticloadbalancing:RegisterTargets (canary target group), elasticloadbalancing:ModifyRule (weighted forward), elasticloadbalancing:DeregisterTargets (from the stable group)"
+		if steps := spec.Canary.Traffic; len(steps) > 0 {
+			add("weights", fmt.Sprintf("at each traffic step %v, at a rollback (canary to 0) and on every way out (all to the stable group): %s", steps, calls))
+		} else {
+			add("weights", "only if the release sets a canary share: "+calls)
+		}
 	}
 	oldAttached := p.Old
 	for i, b := range p.Batches {

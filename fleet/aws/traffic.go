@@ -6,6 +6,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	sdkaws "github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
@@ -319,11 +320,21 @@ func (f *Fleet) notOurs(in ec2types.Instance) string {
 // rule: the canary version (the one with the smaller share) is served by the canary
 // target group, the other by the first of targetGroups, and the rule forwards to the
 // two with the given weights. A single version (or one at 100) moves every instance
-// back to the stable group and the canary group's weight to 0. Instances are moved
+// back to the stable group and the canary group's weight to 0. An empty map restores
+// the fleet as it is without weights: every attached instance in the stable group,
+// which takes all the traffic (an equal share per instance), the canary group at 0;
+// without a weighted rule there is nothing to restore. Instances are moved
 // make-before-break: registered where they go and healthy there before the rule
 // changes, deregistered where they were only after.
 func (f *Fleet) SetWeights(ctx context.Context, weights map[string]int) error {
-	if f.spec.ListenerRuleArn == "" || f.spec.CanaryTargetGroup == "" {
+	weighted := f.spec.ListenerRuleArn != "" && f.spec.CanaryTargetGroup != ""
+	if len(weights) == 0 {
+		if !weighted {
+			return nil
+		}
+		return f.restoreWeights(ctx)
+	}
+	if !weighted {
 		return fmt.Errorf("%w: traffic weights need target.aws.listenerRuleArn and target.aws.canaryTargetGroup (a weighted forward to two target groups)", fleet.ErrInvalidConfig)
 	}
 	total := 0
@@ -340,16 +351,7 @@ func (f *Fleet) SetWeights(ctx context.Context, weights map[string]int) error {
 	if err != nil {
 		return err
 	}
-	attached := map[string][]string{} // version → attached instances
-	for _, in := range v.instances {
-		id := sdkaws.ToString(in.InstanceId)
-		for _, tg := range []string{f.stableGroup(), f.spec.CanaryTargetGroup} {
-			if th, ok := v.health[tg][id]; ok && th.State != elbtypes.TargetHealthStateEnumDraining {
-				attached[versionOf(in)] = append(attached[versionOf(in)], id)
-				break
-			}
-		}
-	}
+	attached := f.attachedByVersion(v)
 	for ver, w := range weights {
 		if w > 0 && len(attached[ver]) == 0 {
 			return fmt.Errorf("%w: no attached instance runs %s, which should take %d%% of traffic", fleet.ErrNotFound, ver, w*100/total)
@@ -375,6 +377,37 @@ func (f *Fleet) SetWeights(ctx context.Context, weights map[string]int) error {
 		canary = versions[0]
 		canaryWeight = (weights[canary]*100 + total/2) / total
 	}
+	return f.moveAndWeigh(ctx, v, attached, canary, canaryWeight)
+}
+
+// restoreWeights puts every attached instance in the stable group and sends it all the
+// traffic: the state of a fleet that was never weighted.
+func (f *Fleet) restoreWeights(ctx context.Context) error {
+	v, err := f.look(ctx)
+	if err != nil {
+		return err
+	}
+	return f.moveAndWeigh(ctx, v, f.attachedByVersion(v), "", 0)
+}
+
+// attachedByVersion lists the instances attached to the stable or the canary group.
+func (f *Fleet) attachedByVersion(v *view) map[string][]string {
+	attached := map[string][]string{} // version → attached instances
+	for _, in := range v.instances {
+		id := sdkaws.ToString(in.InstanceId)
+		for _, tg := range []string{f.stableGroup(), f.spec.CanaryTargetGroup} {
+			if th, ok := v.health[tg][id]; ok && th.State != elbtypes.TargetHealthStateEnumDraining {
+				attached[versionOf(in)] = append(attached[versionOf(in)], id)
+				break
+			}
+		}
+	}
+	return attached
+}
+
+// moveAndWeigh puts the canary version's attached instances in the canary group and the
+// others in the stable group, make-before-break, and weighs the rule's forward.
+func (f *Fleet) moveAndWeigh(ctx context.Context, v *view, attached map[string][]string, canary string, canaryWeight int) error {
 	stable, canaryTG := f.stableGroup(), f.spec.CanaryTargetGroup
 	// Where every attached instance belongs, and where it must leave.
 	want := map[string][]string{}
@@ -409,7 +442,10 @@ func (f *Fleet) SetWeights(ctx context.Context, weights map[string]int) error {
 }
 
 // setRuleWeights rewrites the rule's forward action as a weighted forward to the stable
-// and canary target groups, keeping its other actions and its stickiness settings.
+// and canary target groups, keeping its other actions. Group stickiness is the rule's
+// own unless target.aws.stickiness is set: then it is on while the canary takes a share
+// and off when it takes none, because an ALB honours stickiness before weights and
+// would keep sending a rolled-back canary's users to it until their cookie expires.
 func (f *Fleet) setRuleWeights(ctx context.Context, rule *elbtypes.Rule, stableWeight, canaryWeight int) error {
 	actions := slices.Clone(rule.Actions)
 	found := false
@@ -422,7 +458,14 @@ func (f *Fleet) setRuleWeights(ctx context.Context, rule *elbtypes.Rule, stableW
 			{TargetGroupArn: sdkaws.String(f.stableGroup()), Weight: sdkaws.Int32(int32(stableWeight))},
 			{TargetGroupArn: sdkaws.String(f.spec.CanaryTargetGroup), Weight: sdkaws.Int32(int32(canaryWeight))},
 		}}
-		if a.ForwardConfig != nil {
+		switch sticky := f.spec.Stickiness.D(); {
+		case sticky > 0 && canaryWeight > 0:
+			cfg.TargetGroupStickinessConfig = &elbtypes.TargetGroupStickinessConfig{
+				Enabled: sdkaws.Bool(true), DurationSeconds: sdkaws.Int32(int32(max(1, sticky/time.Second))),
+			}
+		case sticky > 0:
+			cfg.TargetGroupStickinessConfig = &elbtypes.TargetGroupStickinessConfig{Enabled: sdkaws.Bool(false)}
+		case a.ForwardConfig != nil:
 			cfg.TargetGroupStickinessConfig = a.ForwardConfig.TargetGroupStickinessConfig
 		}
 		actions[i].ForwardConfig = cfg

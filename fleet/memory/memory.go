@@ -6,6 +6,7 @@ package memory
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -23,6 +24,8 @@ type Fleet struct {
 	instances map[string]*fleet.Instance
 	byKey     map[string][]string
 	weights   map[string]int
+	// weightsHistory is every map SetWeights was given, in order.
+	weightsHistory []map[string]int
 	// Address gives each launched instance its direct address (hooks, migration).
 	address func(version string) string
 	// unhealthy versions fail their health checks at once, like a crash on start.
@@ -239,12 +242,38 @@ func (f *Fleet) Detach(_ context.Context, ids []string) error {
 	return f.each(ids, func(in *fleet.Instance) { in.Attached, in.Draining = false, true })
 }
 
-// SetWeights records per-version weights.
+// SetWeights records per-version weights; an empty map goes back to an equal share
+// per instance. Like the local cloud, it refuses unnamed versions and negative weights.
 func (f *Fleet) SetWeights(_ context.Context, w map[string]int) error {
+	for v, n := range w {
+		if v == "" || n < 0 {
+			return fmt.Errorf("weights: version %q has weight %d; versions must be named and weights >= 0", v, n)
+		}
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.weights = w
+	f.weightsHistory = append(f.weightsHistory, maps.Clone(w))
+	if len(w) == 0 {
+		w = nil
+	}
+	f.weights = maps.Clone(w) // the caller's map stays the caller's
 	return nil
+}
+
+// WeightsHistory returns every weights map SetWeights was given, oldest first (an
+// empty map for a return to the equal share), so tests can assert the shares a release
+// stepped through and that it always restored them.
+func (f *Fleet) WeightsHistory() []map[string]int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := make([]map[string]int, len(f.weightsHistory))
+	for i, w := range f.weightsHistory {
+		out[i] = maps.Clone(w)
+		if out[i] == nil {
+			out[i] = map[string]int{}
+		}
+	}
+	return out
 }
 
 // WaitDrained waits until the instances hold no connections.

@@ -32,6 +32,8 @@ type stats struct {
 	lag *hdrhistogram.Histogram
 	// inFlight counts the window's requests sent and not yet answered.
 	inFlight int64
+	// versions counts the window's responses by the version that served them.
+	versions map[string]*VersionStats
 }
 
 // Latencies are recorded in microseconds from 1µs to one minute with 3 significant
@@ -39,7 +41,10 @@ type stats struct {
 const maxLatencyMicros = int64(time.Minute / time.Microsecond)
 
 func newStats(name string) *stats {
-	return &stats{name: name, hist: hdrhistogram.New(1, maxLatencyMicros, 3), lag: hdrhistogram.New(1, maxLatencyMicros, 3)}
+	return &stats{
+		name: name, hist: hdrhistogram.New(1, maxLatencyMicros, 3), lag: hdrhistogram.New(1, maxLatencyMicros, 3),
+		versions: map[string]*VersionStats{},
+	}
 }
 
 func (s *stats) record(ok bool, cause failureCause, latency time.Duration) {
@@ -117,15 +122,20 @@ func (g *Generator) clock(ctx context.Context, inFlight *sync.WaitGroup) {
 		} else if ctx.Err() != nil {
 			return
 		}
+		// The window is read and the request counted in flight at once, so that once
+		// Mark returns, Settled on the old window waits for every request counted in it.
 		g.mu.Lock()
 		w := g.current
-		g.mu.Unlock()
+		sent := false
 		select {
 		case slots <- struct{}{}:
-			inFlight.Add(1)
-			g.mu.Lock()
 			w.inFlight++
-			g.mu.Unlock()
+			sent = true
+		default:
+		}
+		g.mu.Unlock()
+		if sent {
+			inFlight.Add(1)
 			go func() {
 				defer func() {
 					g.mu.Lock()
@@ -136,7 +146,7 @@ func (g *Generator) clock(ctx context.Context, inFlight *sync.WaitGroup) {
 				}()
 				g.send(i, due, w)
 			}()
-		default:
+		} else {
 			g.finish(w, "", false, causeOverload, 0, "")
 		}
 	}
@@ -169,7 +179,11 @@ func (g *Generator) send(i int64, due time.Time, w *stats) {
 		g.finish(w, "", false, causeConn, 0, err.Error())
 		return
 	}
-	resp, err := g.cfg.Client.Do(req)
+	client := g.cfg.Client
+	if len(g.sessions) > 0 {
+		client = g.sessions[i%int64(len(g.sessions))]
+	}
+	resp, err := client.Do(req)
 	if err != nil {
 		g.finish(w, "", false, classify(err), 0, fmt.Sprintf("%s %s: %v", req.Method, req.URL.Path, err))
 		return
@@ -220,15 +234,20 @@ func (g *Generator) finish(w *stats, version string, ok bool, cause failureCause
 	w.record(ok, cause, latency)
 	g.total.record(ok, cause, latency)
 	if version != "" {
-		v := g.versions[version]
-		if v == nil {
-			v = &VersionStats{}
-			g.versions[version] = v
-		}
-		v.Responses++
-		if cause == cause5xx {
-			v.Errors++
-		}
+		countVersion(g.versions, version, cause)
+		countVersion(w.versions, version, cause)
+	}
+}
+
+func countVersion(m map[string]*VersionStats, version string, cause failureCause) {
+	v := m[version]
+	if v == nil {
+		v = &VersionStats{}
+		m[version] = v
+	}
+	v.Responses++
+	if cause == cause5xx {
+		v.Errors++
 	}
 }
 

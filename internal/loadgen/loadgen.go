@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
+	"net/http/cookiejar"
 	"net/url"
 	"strings"
 	"sync"
@@ -55,6 +56,12 @@ type Config struct {
 	ReadLimit int
 	// Client sends the HTTP requests; default a client pooling MaxInFlight connections.
 	Client *http.Client
+	// Sessions, when positive, spreads the HTTP requests round robin over that many
+	// users, each keeping the cookies the service and its load balancer set (its own
+	// cookie jar over Client's transport), as browsers do: with a sticky load balancer a
+	// user then stays on the version it first reached. Zero sends no cookies, so each
+	// request is placed by the load balancer on its own.
+	Sessions int
 	// Logger receives debug lines about drops and reconnects; default discards.
 	Logger *slog.Logger
 }
@@ -71,8 +78,11 @@ func (c *Config) setDefaults() error {
 	if c.WriteRatio < 0 || c.WriteRatio > 1 {
 		return fmt.Errorf("loadgen: WriteRatio %v is not in [0,1]", c.WriteRatio)
 	}
-	if c.WSClients < 0 || c.Duration < 0 || c.Timeout < 0 || c.Settle < 0 || c.MaxInFlight < 0 {
-		return errors.New("loadgen: WSClients, Duration, Timeout, Settle and MaxInFlight must not be negative")
+	if c.WSClients < 0 || c.Duration < 0 || c.Timeout < 0 || c.Settle < 0 || c.MaxInFlight < 0 || c.Sessions < 0 {
+		return errors.New("loadgen: WSClients, Duration, Timeout, Settle, MaxInFlight and Sessions must not be negative")
+	}
+	if c.Sessions > maxSessions {
+		return fmt.Errorf("loadgen: Sessions %d is more than %d", c.Sessions, maxSessions)
 	}
 	if c.Timeout == 0 {
 		c.Timeout = 2 * time.Second
@@ -108,6 +118,9 @@ func (c *Config) setDefaults() error {
 	return nil
 }
 
+// maxSessions bounds the cookie jars a load keeps.
+const maxSessions = 100_000
+
 // Generator runs one load. Start it, Mark the interesting moments, Stop it for the
 // report.
 type Generator struct {
@@ -122,6 +135,8 @@ type Generator struct {
 	marks   []Mark
 	// versions counts responses by the X-Demoapp-Version that served them.
 	versions map[string]*VersionStats
+	// sessions are the users' clients when Config.Sessions is set.
+	sessions []*http.Client
 	// samples quotes the first failed requests, so a failure can be explained.
 	samples []string
 	total   *stats
@@ -150,6 +165,10 @@ func New(cfg Config) (*Generator, error) {
 		loadDone: make(chan struct{}),
 	}
 	g.current = g.window(SteadyWindow)
+	for range cfg.Sessions {
+		jar, _ := cookiejar.New(nil) // cannot fail without options
+		g.sessions = append(g.sessions, &http.Client{Transport: cfg.Client.Transport, Jar: jar, Timeout: cfg.Client.Timeout})
+	}
 	return g, nil
 }
 

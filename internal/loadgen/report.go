@@ -62,6 +62,21 @@ type Window struct {
 	// generator itself was starved of CPU, in which case the machine, not the service,
 	// explains part of the latency.
 	SendLag Latency `json:"sendLag"`
+	// Versions counts the window's responses by the version that served them: the
+	// share of requests each version really took while the window lasted.
+	Versions map[string]VersionStats `json:"versions,omitempty"`
+}
+
+// Share is the fraction of the window's responses that version served (0 without any).
+func (w Window) Share(version string) float64 {
+	var all int64
+	for _, s := range w.Versions {
+		all += s.Responses
+	}
+	if all == 0 {
+		return 0
+	}
+	return float64(w.Versions[version].Responses) / float64(all)
 }
 
 // Mark is a moment recorded with Generator.Mark.
@@ -159,7 +174,7 @@ func (r *Report) String() string {
 	}
 	if len(r.Windows) > 1 && r.Rate > 0 {
 		for _, w := range r.Windows {
-			fmt.Fprintf(&b, "  %-14s requests %d, failed %d%s; %s\n", w.Name+":", w.Requests, w.Failed, failureText(w.Failures), latencyText(w.Latency))
+			fmt.Fprintf(&b, "  %-14s requests %d, failed %d%s; %s%s\n", w.Name+":", w.Requests, w.Failed, failureText(w.Failures), latencyText(w.Latency), sharesText(w))
 		}
 	}
 	if len(r.Versions) > 0 {
@@ -262,10 +277,17 @@ func (g *Generator) report(heads map[string]int64, verifyErr error) *Report {
 	}
 	for _, name := range g.order {
 		w := g.windows[name]
-		r.Windows = append(r.Windows, Window{
+		win := Window{
 			Name: name, Requests: w.requests, OK: w.ok, Failed: w.failures.Total(),
 			Failures: w.failures, Latency: latencyOf(w.hist), SendLag: latencyOf(w.lag),
-		})
+		}
+		if len(w.versions) > 0 {
+			win.Versions = map[string]VersionStats{}
+			for v, s := range w.versions {
+				win.Versions[v] = *s
+			}
+		}
+		r.Windows = append(r.Windows, win)
 	}
 	for v, s := range g.versions {
 		r.Versions[v] = *s
@@ -294,4 +316,17 @@ func (g *Generator) report(heads map[string]int64, verifyErr error) *Report {
 		r.WebSocket = ws
 	}
 	return r
+}
+
+// sharesText is a window's share per version, when more than one version served it.
+func sharesText(w Window) string {
+	if len(w.Versions) < 2 {
+		return ""
+	}
+	var b strings.Builder
+	b.WriteString("; served by")
+	for _, v := range slices.Sorted(maps.Keys(w.Versions)) {
+		fmt.Fprintf(&b, " %s %.1f%%", v, 100*w.Share(v))
+	}
+	return b.String()
 }

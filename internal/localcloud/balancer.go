@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -70,8 +69,9 @@ func (t *lbTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	var skip *instance
 	var firstErr error
+	bucket := requestBucket(req)
 	for attempt := 0; ; attempt++ {
-		l, err := t.d.acquire(skip)
+		l, err := t.d.acquire(skip, bucket)
 		if err != nil {
 			if firstErr != nil {
 				return nil, firstErr // no other target: report why the first failed
@@ -97,6 +97,10 @@ func (t *lbTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			return nil, err
 		}
 		resp.Header.Set(api.HeaderInstance, l.id)
+		if l.newBucket >= 0 {
+			setBucket(resp, l.newBucket)
+		}
+		t.d.countRouted(l.version)
 		resp.Body = l.hold(resp)
 		return resp, nil
 	}
@@ -139,10 +143,11 @@ func (b *guardedBody) touched() bool {
 	return b.read
 }
 
-// acquire picks a target for a new request or connection and counts it there. The
-// pick and the count happen under d.mu, so once detach returns no new lease can land
-// on the detached instance.
-func (d *Daemon) acquire(skip *instance) (*lease, error) {
+// acquire picks a target for a new request or connection and counts it there: in the
+// version of the client's bucket (sticky.go), or by weight for a client without one,
+// which then gets a bucket of the version it reached. The pick and the count happen
+// under d.mu, so once detach returns no new lease can land on the detached instance.
+func (d *Daemon) acquire(skip *instance, bucket int) (*lease, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.closed {
@@ -157,51 +162,40 @@ func (d *Daemon) acquire(skip *instance) (*lease, error) {
 	if len(cands) == 0 {
 		return nil, errNoTarget
 	}
-	in := pick(cands, d.weights)
-	l := &lease{d: d, inst: in, id: in.rec.ID, addr: in.rec.address()}
+	layout := bucketLayout(cands, d.weights)
+	var in *instance
+	newBucket := -1
+	if v := versionOfBucket(layout, bucket); bucket >= 0 && v != "" {
+		in = pickOf(cands, v)
+	} else {
+		in = pick(cands, d.weights, &d.rotation)
+		if bucket < 0 {
+			newBucket = bucketIn(layout, in.rec.Version)
+		}
+	}
+	l := &lease{d: d, inst: in, id: in.rec.ID, version: in.rec.Version, addr: in.rec.address(), newBucket: newBucket}
 	in.leases[l] = struct{}{}
 	return l, nil
 }
 
-// pick chooses among eligible targets: with weights, each version gets its weight's
-// share of the traffic, split evenly among its instances (unlisted versions get none
-// while a listed one can serve); without, every instance gets an equal share.
-func pick(cands []*instance, weights map[string]int) *instance {
-	if len(weights) > 0 {
-		perVersion := map[string]int{}
-		for _, c := range cands {
-			perVersion[c.rec.Version]++
-		}
-		w := make([]float64, len(cands))
-		total := 0.0
-		for i, c := range cands {
-			w[i] = float64(weights[c.rec.Version]) / float64(perVersion[c.rec.Version])
-			total += w[i]
-		}
-		// All weights zero: serving beats answering 503 while healthy targets exist.
-		if total > 0 {
-			r := rand.Float64() * total
-			last := 0
-			for i := range cands {
-				if w[i] == 0 {
-					continue
-				}
-				last = i
-				if r -= w[i]; r < 0 {
-					return cands[i]
-				}
-			}
-			return cands[last] // rounding
-		}
+// countRouted counts an answer relayed from a version, so that the share each version
+// really took can be read from the state, not assumed from the weights.
+func (d *Daemon) countRouted(version string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.routed == nil {
+		d.routed = map[string]int64{}
 	}
-	return cands[rand.IntN(len(cands))]
+	d.routed[version]++
 }
 
 // lease is one in-flight request or open WebSocket on a target.
 type lease struct {
-	d        *Daemon
-	inst     *instance
-	id, addr string
+	d                 *Daemon
+	inst              *instance
+	id, version, addr string
+	// newBucket is the bucket to give a client that came without one, else -1.
+	newBucket int
 
 	mu        sync.Mutex
 	cancel    context.CancelFunc

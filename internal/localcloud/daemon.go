@@ -26,6 +26,9 @@ type Daemon struct {
 	insts    map[string]*instance
 	launches map[string]launch
 	weights  map[string]int
+	rotation versionRotation // where the weighted round robin stands
+	// routed counts the answers relayed per version since the daemon started.
+	routed map[string]int64
 	// closed is set on shutdown: the exit watchers of a stopped daemon must leave the
 	// state to whoever runs next.
 	closed bool

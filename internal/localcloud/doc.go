@@ -6,7 +6,8 @@
 // (wire types in package api) that fleet/local drives:
 //
 //	POST /v1/instances  {key, version, count, command, env, healthPath} -> {instances, created}
-//	GET  /v1/state      instances (?all=1 also terminated ones) and weights
+//	GET  /v1/state      instances (?all=1 also terminated ones), weights, and routed:
+//	                    the answers relayed per version, the share each really took
 //	POST /v1/attach     {ids}            404 for an unknown id, 409 for a dead one
 //	POST /v1/detach     {ids, drainTimeout}
 //	PUT  /v1/weights    {version: weight}; {} goes back to an equal share per instance
@@ -23,8 +24,11 @@
 // group and SIGKILL after the grace period.
 //
 // The load balancer proxies HTTP/1.1 (keep-alive) and WebSockets. It routes only to
-// attached instances that passed their health checks, picks by per-version weight,
-// retries once elsewhere when a target refuses the connection, names the serving
+// attached instances that passed their health checks, gives each version exactly its
+// weight's share of requests (a smooth weighted round robin over versions, an instance
+// of the version at random), keeps a client that sends back its zerodown_bucket cookie
+// on its version while the version serves (attached, healthy, weight above 0; a growing
+// canary only gains users), retries once elsewhere when a target refuses the connection, names the serving
 // instance in X-Zerodown-Instance, and drains detached instances: in-flight requests
 // finish and WebSockets stay open until they close or the drain deadline passes.
 //

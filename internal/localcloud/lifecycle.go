@@ -2,6 +2,7 @@ package localcloud
 
 import (
 	"fmt"
+	"maps"
 	"net/http"
 	"strings"
 	"sync"
@@ -115,6 +116,7 @@ func (d *Daemon) setWeights(w map[string]int) error {
 		w = nil
 	}
 	d.weights = w
+	d.rotation.reset()
 	d.mu.Unlock()
 	d.log.Info("weights set", "weights", w)
 	d.persist()
@@ -215,6 +217,9 @@ func (d *Daemon) state(all bool) api.State {
 		for v, w := range d.weights {
 			st.Weights[v] = w
 		}
+	}
+	if len(d.routed) > 0 {
+		st.Routed = maps.Clone(d.routed)
 	}
 	for _, in := range d.ordered() {
 		if all || in.rec.Status != api.StatusTerminated {

@@ -126,6 +126,19 @@ func (c *Cloud) RuleWeights(arn string) map[string]int {
 	return out
 }
 
+// RuleStickySeconds is the group stickiness duration of a rule's forward action, 0
+// when stickiness is off.
+func (c *Cloud) RuleStickySeconds(arn string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, a := range c.rules[arn].Actions {
+		if a.Type == "forward" && a.Sticky {
+			return a.StickySeconds
+		}
+	}
+	return 0
+}
+
 // RuleSticky says whether a rule's forward action keeps group stickiness.
 func (c *Cloud) RuleSticky(arn string) bool {
 	c.mu.Lock()
@@ -245,6 +258,9 @@ func (c *Cloud) elb(action string, q *node) (*X, *apiError) {
 			}
 			act.Sticky = a.str("ForwardConfig", "TargetGroupStickinessConfig", "Enabled") == "true"
 			act.StickySeconds = a.int("ForwardConfig", "TargetGroupStickinessConfig", "DurationSeconds")
+			if act.Sticky && (act.StickySeconds < 1 || act.StickySeconds > 604800) {
+				return nil, errorf("ValidationError", "Target group stickiness duration must be between 1 and 604800 seconds")
+			}
 			actions = append(actions, act)
 		}
 		r.Actions = actions

@@ -67,6 +67,10 @@ type Config struct {
 	Balance string
 	// Level is the stats socket's level; default admin.
 	Level string
+	// Cookie turns on cookie persistence (sticky sessions): HAProxy inserts a SERVERID
+	// cookie naming the server that answered, and sends a client that returns it to that
+	// server (`cookie SERVERID insert indirect nocache`, and `cookie <name>` per server).
+	Cookie bool
 	// MasterWorker runs HAProxy as Debian's unit does (-W -S): a master process with a
 	// master CLI (MasterSocket) and a worker that each reload replaces.
 	MasterWorker bool
@@ -124,8 +128,11 @@ backend {{.Backend}}
     option httpchk GET {{.HealthPath}}
     http-check expect status 200
     default-server inter {{.Inter}} fall 3 rise 1
+{{- if .Cookie}}
+    cookie SERVERID insert indirect nocache
+{{- end}}
 {{- range .Servers}}
-    server {{.Name}} {{.Addr}} check
+    server {{.Name}} {{.Addr}} check{{if $.Cookie}} cookie {{.Name}}{{end}}
 {{- end}}
 `
 
@@ -180,7 +187,7 @@ func Start(tb testing.TB, cfg Config) *HAProxy {
 		"Socket": h.Socket, "StateFile": h.StateFile, "Frontend": fmt.Sprintf("127.0.0.1:%d", port),
 		"Backend": cfg.Backend, "HealthPath": cfg.HealthPath, "Servers": cfg.Servers,
 		"Inter":   fmt.Sprintf("%dms", cfg.CheckInterval.Milliseconds()),
-		"Balance": cfg.Balance, "Level": cfg.Level,
+		"Balance": cfg.Balance, "Level": cfg.Level, "Cookie": cfg.Cookie,
 	})
 	if err != nil {
 		tb.Fatal(err)

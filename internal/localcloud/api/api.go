@@ -71,6 +71,10 @@ type State struct {
 	Instances    []Instance     `json:"instances"`
 	Weights      map[string]int `json:"weights,omitempty"`
 	LoadBalancer string         `json:"loadBalancer"`
+	// Routed counts the answers the load balancer relayed per version since the daemon
+	// started: the share each version really took, measured (differences between two
+	// reads give the share over a window).
+	Routed map[string]int64 `json:"routed,omitempty"`
 }
 
 // IDs names instances. All is honoured by terminate only.
@@ -103,3 +107,29 @@ type Error struct {
 // HeaderInstance names, on every response the load balancer relays, the instance that
 // served it.
 const HeaderInstance = "X-Zerodown-Instance"
+
+// CookieBucket is the cookie in which the load balancer gives each client a bucket in
+// [0, Buckets): the serving versions are laid over the buckets by share, so a client that
+// sends its bucket back stays on its version while the version serves, and a growing
+// canary only ever gains users.
+const CookieBucket = "zerodown_bucket"
+
+// Buckets is the number of buckets: shares are placed to a hundredth of a percent.
+const Buckets = 10_000
+
+// RoutedShare is the share of the answers relayed between two reads of the state that
+// version served, and how many answers that share is of: the measured share of a window.
+func RoutedShare(before, after State, version string) (share float64, answers int64) {
+	var mine int64
+	for v, n := range after.Routed {
+		d := n - before.Routed[v]
+		answers += d
+		if v == version {
+			mine = d
+		}
+	}
+	if answers == 0 {
+		return 0, 0
+	}
+	return float64(mine) / float64(answers), answers
+}

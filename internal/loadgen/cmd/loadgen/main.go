@@ -35,6 +35,7 @@ func main() {
 		maxFlight  = flag.Int("max-in-flight", 0, "cap on concurrent requests (0: from rate and timeout)")
 		boards     = flag.String("boards", "loadgen", "comma-separated boards to use")
 		wsClients  = flag.Int("ws-clients", 10, "WebSocket clients following board changes")
+		sessions   = flag.Int("sessions", 0, "simulated users keeping their cookies, requests spread over them (0: no cookies)")
 		settle     = flag.Duration("settle", 2*time.Second, "wait for last updates before checking for lost ones")
 		jsonOut    = flag.Bool("json", false, "print the report as JSON")
 		marksStdin = flag.Bool("marks-stdin", false, "read mark names from standard input, one a line")
@@ -55,6 +56,7 @@ func main() {
 		MaxInFlight: *maxFlight,
 		Boards:      strings.Split(*boards, ","),
 		WSClients:   *wsClients,
+		Sessions:    *sessions,
 		Settle:      *settle,
 		Logger:      slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})),
 	})

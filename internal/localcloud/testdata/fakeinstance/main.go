@@ -48,6 +48,7 @@ func main() {
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Demoapp-Version", *version) // as the demo service does, for loadgen's counts
 		fmt.Fprintf(w, "%s %s\n", *version, *id)
 	})
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
