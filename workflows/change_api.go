@@ -109,6 +109,8 @@ type ChangeStatus struct {
 	// LeftToDo is what the rollback (or a contract) could not do: to be done by hand.
 	LeftToDo []string `json:"leftToDo,omitempty"`
 	Error    string   `json:"error,omitempty"`
+	// NotifyError is the last notification (Slack) that failed for good; the change goes on.
+	NotifyError string `json:"notifyError,omitempty"`
 }
 
 // Step returns the status of the step with the given ID.

@@ -30,6 +30,11 @@ const ChangeValidateInput = "validate-input"
 // ChangeHeldRelease is the change ID of the held mode a change starts its releases in.
 const ChangeHeldRelease = "held-release"
 
+// ChangeChangeNotify is the change ID of a change's Slack thread (ChangeWorkflow reads it
+// first thing, see ChangeWorkflow): changes started before it tell nobody, and their
+// releases post in their own threads.
+const ChangeChangeNotify = "change-notify"
+
 // versions says which changes this release runs with.
 type versions struct {
 	// notify: events are queued and sent to people through the Notify activity.
