@@ -176,16 +176,20 @@ func (w *changeWorld) press(t *testing.T, action, user, value string) string {
 // submit sends the reject form as Slack does when its Reject button is pressed.
 func (w *changeWorld) submit(t *testing.T, user string, form slackapi.ModalViewRequest, reason string) {
 	t.Helper()
+	require.Equal(t, http.StatusOK, do(t, signed(t, w.url, formBody(user, form.CallbackID, form.PrivateMetadata, reason), secret, time.Now())))
+}
+
+// formBody is the submission of a form (a view_submission) as Slack posts it.
+func formBody(user, callbackID, metadata, reason string) string {
 	payload, _ := json.Marshal(map[string]any{
 		"type": "view_submission", "team": map[string]any{"id": "T0TEAM"}, "user": map[string]any{"id": user},
 		"trigger_id": fmt.Sprintf("1700000200.%d.def", clicks.Add(1)),
 		"view": map[string]any{
-			"id": "V000001", "type": "modal", "callback_id": form.CallbackID, "private_metadata": form.PrivateMetadata,
+			"id": "V000001", "type": "modal", "callback_id": callbackID, "private_metadata": metadata,
 			"state": map[string]any{"values": map[string]any{"reason": map[string]any{"reason": map[string]any{"type": "plain_text_input", "value": reason}}}},
 		},
 	})
-	body := url.Values{"payload": {string(payload)}}.Encode()
-	require.Equal(t, http.StatusOK, do(t, signed(t, w.url, body, secret, time.Now())))
+	return url.Values{"payload": {string(payload)}}.Encode()
 }
 
 func TestChangeInOneSlackThread(t *testing.T) {
