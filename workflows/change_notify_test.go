@@ -73,3 +73,60 @@ func TestChangeTellsPeopleInOneThreadWithItsReleases(t *testing.T) {
 	require.Equal(t, timeline.KindSucceeded, last.Kind, "the end is told last")
 	require.Equal(t, notify.ChangeStep{ID: "api", Kind: "release", State: "finalized", Detail: "release/api/prod v1 -> v2, finalized"}, last.Change.Steps[2])
 }
+
+// A rejected change tells the thread why, what it undoes in which order, and how it ended;
+// each release's rollback is told in the same thread.
+func TestChangeTellsPeopleOfItsRollback(t *testing.T) {
+	rec := &recorder{}
+	h := newChangeHarnessTelling(t, rec)
+	res := &updateResult{}
+	h.env.RegisterDelayedCallback(func() {
+		h.env.UpdateWorkflow(workflows.UpdateReject, "", res.callbacks(), workflows.RejectRequest{Step: "landing", By: "client", Reason: "invoices are wrong"})
+	}, 2*time.Hour)
+	spec := h.night()
+	spec.Notify.Slack = &schemas.SlackNotify{Channel: "#night"}
+	_, err := h.run(spec)
+	require.NoError(t, res.rejected)
+	require.Equal(t, workflows.ErrTypeRolledBack, errType(err))
+
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	var told []string
+	var releaseRollbacks []string
+	for _, req := range rec.got {
+		ev := req.Event
+		switch {
+		case ev.ReleaseID == "change/night" && ev.Kind != timeline.KindPhase && ev.Kind != timeline.KindStepStarted:
+			told = append(told, string(ev.Kind)+": "+ev.Message)
+		case strings.HasPrefix(ev.ReleaseID, "release/") && ev.Kind == timeline.KindRolledBack:
+			require.True(t, req.ReplyOnly)
+			require.Equal(t, recordedThread, req.Thread)
+			releaseRollbacks = append(releaseRollbacks, ev.ReleaseID)
+		}
+	}
+	requireInOrder(t, told, []string{
+		"rejected: landing rejected: invoices are wrong",
+		"rollback: step landing failed: rejected by client: invoices are wrong",
+		"undone: web: release/web/prod back on v1",
+		"undone: api: release/api/prod back on v1",
+		"undone: expand: undone",
+		"undone: backup: undone",
+	})
+	require.Contains(t, told[len(told)-1], "RolledBack: change night RolledBack after")
+	require.Equal(t, []string{"release/web/prod", "release/api/prod"}, releaseRollbacks, "each release tells its own rollback, in the thread, in reverse order")
+	last := rec.got[len(rec.got)-1].Event
+	require.Equal(t, timeline.KindRolledBack, last.Kind)
+	require.Equal(t, notify.ChangeStep{ID: "web", Kind: "release", State: "rolled-back", Detail: "release/web/prod back on v1"}, last.Change.Steps[4])
+}
+
+// requireInOrder checks that got holds every line of want, in want's order.
+func requireInOrder(t *testing.T, got, want []string) {
+	t.Helper()
+	i := 0
+	for _, g := range got {
+		if i < len(want) && g == want[i] {
+			i++
+		}
+	}
+	require.Equal(t, len(want), i, "missing or out of order: %q\nin %q", want[min(i, len(want)-1)], got)
+}
