@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"regexp"
 	"strings"
 )
@@ -88,6 +89,9 @@ func DecodeChangeActionValue(s string) (ChangeActionValue, error) {
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&v); err != nil {
 		return ChangeActionValue{}, errors.New("not a zerodown change button value")
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return ChangeActionValue{}, errors.New("not a zerodown change button value: something follows it")
 	}
 	switch {
 	case !changeIDRE.MatchString(v.ChangeID):

@@ -109,14 +109,39 @@ func TestChangeActionValue(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, v, got)
 	for value, want := range map[string]string{
-		`{"release":"release/board/prod"}`:                      "not a zerodown change button value",
-		`{"change":"change/night","step":"landing","extra":1}`:  "not a zerodown change button value",
-		`{"change":"change/../night","step":"landing"}`:         "names no change",
-		`{"change":"change/night","step":""}`:                   "names no step",
-		`{"change":"change/night","step":"l","firstRunId":"<"}`: "names no run",
-		strings.Repeat(" ", 2001):                               "at most 2000",
+		`{"release":"release/board/prod"}`:                        "not a zerodown change button value",
+		`{"change":"change/night","step":"landing","extra":1}`:    "not a zerodown change button value",
+		`{"change":"change/../night","step":"landing"}`:           "names no change",
+		`{"change":"change/night","step":""}`:                     "names no step",
+		`{"change":"change/night","step":"l","firstRunId":"<"}`:   "names no run",
+		strings.Repeat(" ", 2001):                                 "at most 2000",
+		`{"change":"change/night","step":"landing"} {"step":"x"}`: "something follows it",
 	} {
 		_, err := slack.DecodeChangeActionValue(value)
 		require.ErrorContains(t, err, want, value)
 	}
+}
+
+// Whatever a forged click carries, a change button's value either is refused or names a
+// change, a step and a run of the shapes zerodown makes, and reads back the same.
+func FuzzChangeActionValue(f *testing.F) {
+	f.Add(slack.ChangeActionValue{ChangeID: "change/night", FirstRunID: "0193-abc", Step: "landing"}.Encode())
+	f.Add(`{"change":"change/night","step":"landing","firstRunId":"` + strings.Repeat("a", 64) + `"}`)
+	f.Add(`{"change":"change/night\u0000","step":"landing"}`)
+	f.Add(`{"change":"change/night","step":"landing"} {"x":1}`)
+	f.Fuzz(func(t *testing.T, s string) {
+		v, err := slack.DecodeChangeActionValue(s)
+		if err != nil {
+			return
+		}
+		require.LessOrEqual(t, len(s), 2000)
+		require.True(t, strings.HasPrefix(v.ChangeID, "change/"))
+		require.LessOrEqual(t, len(v.ChangeID), len("change/")+63)
+		require.NotEmpty(t, v.Step)
+		require.LessOrEqual(t, len(v.Step), 63)
+		require.NotContains(t, v.Step+v.ChangeID+v.FirstRunID, "<")
+		again, err := slack.DecodeChangeActionValue(v.Encode())
+		require.NoError(t, err)
+		require.Equal(t, v, again)
+	})
 }
