@@ -209,6 +209,7 @@ func testChangeConfirmedFromSlack(t *testing.T, w *changeWorld) {
 	_, replies, value := w.thread(t, "night-ok")
 
 	keys := keysOf(replies)
+	t.Logf("the thread when the confirmation is asked: %d replies, by whose events: %v", len(replies), keys)
 	require.Positive(t, keys["change/night-ok"], "the change replies in its thread: %v", keys)
 	require.Positive(t, keys["release/api/night"], "the back end replies in the change's thread: %v", keys)
 	require.Positive(t, keys["release/web/night"], "the front end replies in the change's thread: %v", keys)
