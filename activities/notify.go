@@ -24,8 +24,11 @@ type NotifyInput struct {
 	// Channel is the spec's notify.slack.channel; empty posts nothing to Slack.
 	Channel string `json:"channel,omitempty"`
 	// Thread is what the previous Notify of this release returned; empty the first time.
-	Thread string       `json:"thread,omitempty"`
-	Event  notify.Event `json:"event"`
+	Thread string `json:"thread,omitempty"`
+	// ReplyOnly replies in Thread without redrawing its parent: a release of a change
+	// answering in the change's thread.
+	ReplyOnly bool         `json:"replyOnly,omitempty"`
+	Event     notify.Event `json:"event"`
 }
 
 // NotifyResult names the release's thread: store it and pass it in every later call.
@@ -46,7 +49,7 @@ func (a *Activities) Notify(ctx context.Context, in NotifyInput) (NotifyResult, 
 	if in.Event.ReleaseID == "" {
 		in.Event.ReleaseID = info.WorkflowExecution.ID
 	}
-	res, err := n.Notify(ctx, notify.Request{Channel: in.Channel, Thread: in.Thread, Attempt: int(info.Attempt), Event: in.Event})
+	res, err := n.Notify(ctx, notify.Request{Channel: in.Channel, Thread: in.Thread, ReplyOnly: in.ReplyOnly, Attempt: int(info.Attempt), Event: in.Event})
 	switch {
 	case err == nil:
 		return NotifyResult{Thread: res.Thread}, nil

@@ -34,7 +34,11 @@ type Request struct {
 	// Attempt is 1 on the first try of this request; above 1 a previous try may have
 	// posted part of it, and the notifier must not post that part again.
 	Attempt int
-	Event   Event
+	// ReplyOnly posts the event as a reply in Thread and leaves the thread's parent alone:
+	// a release run by a change answers in the change's thread, whose parent is the
+	// change's. With no usable Thread, nothing is posted.
+	ReplyOnly bool
+	Event     Event
 }
 
 // Result says where the release's messages go from now on.
@@ -78,6 +82,8 @@ type Event struct {
 	// Approval is the open gate, if any.
 	Approval *Approval `json:"approval,omitempty"`
 	Error    string    `json:"error,omitempty"`
+	// Change is set on the events of a change (see Change); nil on a release's.
+	Change *Change `json:"change,omitempty"`
 }
 
 // Approval describes an open approval gate.

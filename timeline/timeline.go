@@ -93,15 +93,15 @@ const (
 	KindFreezeOverridden EventKind = "freeze-overridden"  // told
 
 	// Kinds of a change's timeline.
-	KindStepStarted     EventKind = "step-started"
-	KindStepDone        EventKind = "step-done"   // told
-	KindStepFailed      EventKind = "step-failed" // told
-	KindConfirmAsked    EventKind = "confirm-requested"
-	KindConfirmed       EventKind = "confirmed" // told
-	KindRejected        EventKind = "rejected"  // told
-	KindUndone          EventKind = "undone"
-	KindContracted      EventKind = "contracted"
-	KindContractRefused EventKind = "contract-refused" // told
+	KindStepStarted     EventKind = "step-started"      // told
+	KindStepDone        EventKind = "step-done"         // told
+	KindStepFailed      EventKind = "step-failed"       // told
+	KindConfirmAsked    EventKind = "confirm-requested" // told
+	KindConfirmed       EventKind = "confirmed"         // told
+	KindRejected        EventKind = "rejected"          // told
+	KindUndone          EventKind = "undone"            // told
+	KindContracted      EventKind = "contracted"        // told
+	KindContractRefused EventKind = "contract-refused"  // told
 
 	// The outcomes are named after the phase the release ends in; all are told.
 	KindSucceeded  = EventKind(PhaseSucceeded)
@@ -117,7 +117,8 @@ var told = map[EventKind]bool{
 	KindRollback: true, KindHalted: true,
 	KindApprovalRequested: true, KindApproved: true, KindApprovalTimeout: true,
 	KindAborted: true, KindPaused: true, KindResumed: true, KindPromoted: true, KindHeld: true,
-	KindStepDone: true, KindStepFailed: true, KindConfirmed: true, KindRejected: true, KindContractRefused: true,
+	KindStepStarted: true, KindStepDone: true, KindStepFailed: true, KindConfirmAsked: true, KindConfirmed: true,
+	KindRejected: true, KindUndone: true, KindContracted: true, KindContractRefused: true,
 	KindSucceeded: true, KindRolledBack: true, KindFailed: true, KindDeferred: true,
 	KindWaiting: true, KindGoNoGoAsked: true, KindGo: true, KindNoGo: true, KindDeadline: true,
 	KindExtended: true, KindFreezeOverridden: true,

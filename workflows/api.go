@@ -114,6 +114,10 @@ type Hold struct {
 	// Timeout bounds the wait: past it the release rolls back by itself, so a change that
 	// is gone cannot leave the fleet half-released.
 	Timeout time.Duration `json:"timeout"`
+	// Thread is the change's Slack thread, when it has one: the release posts its events
+	// there as replies (and draws no parent message of its own) instead of opening a
+	// thread in its spec's channel.
+	Thread string `json:"thread,omitempty"`
 }
 
 // SignalReleaseHeld is the signal a held release sends its change.

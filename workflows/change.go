@@ -12,6 +12,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/zerodown/zerodown/notify"
 	"github.com/zerodown/zerodown/schemas"
 	"github.com/zerodown/zerodown/timeline"
 )
@@ -35,6 +36,10 @@ type change struct {
 	root workflow.Context
 	// clock keeps the go/no-go call, the window, freezes and the deadline.
 	clock *clock
+	// notes tells people (Slack) of the change, in one thread; nil when it tells nobody.
+	notes      *notifier
+	notify     NotifyState
+	firstRunID string
 }
 
 // stepRun is a step while the change runs.
@@ -62,7 +67,8 @@ type stepFailure struct {
 // rejection or an abort rolls back what was done, in reverse order.
 func ChangeWorkflow(ctx workflow.Context, in ChangeInput) (ChangeStatus, error) {
 	info := workflow.GetInfo(ctx)
-	c := &change{in: in, spec: in.Spec, root: ctx}
+	notifyVersion := workflow.GetVersion(ctx, ChangeChangeNotify, workflow.DefaultVersion, 1) >= 1
+	c := &change{in: in, spec: in.Spec, root: ctx, firstRunID: info.FirstRunID}
 	c.st = ChangeStatus{
 		ChangeID: info.WorkflowExecution.ID, Name: in.Spec.Name, Environment: in.Spec.Environment,
 		StartedBy: in.StartedBy, Started: workflow.Now(ctx),
@@ -89,6 +95,7 @@ func ChangeWorkflow(ctx workflow.Context, in ChangeInput) (ChangeStatus, error) 
 		return c.failed(ctx, err.Error())
 	}
 	c.setPhase(ctx, PhaseRunning)
+	c.startNotifier(ctx, notifyVersion)
 
 	err := c.run(ctx)
 	if err == nil {
@@ -217,6 +224,7 @@ func (c *change) start(ctx workflow.Context, s *stepRun) {
 			// Stopped by the rollback of another step's failure, or by an abort.
 			s.st.State = StepCancelled
 			s.st.Message = c.reasonFor(err)
+			c.redraw(ctx)
 		default:
 			s.st.State = StepFailed
 			s.st.Message = c.reasonFor(err)
@@ -284,6 +292,7 @@ func (c *change) finish(ctx workflow.Context, p Phase, errMsg string) {
 	c.st.Ended = workflow.Now(ctx)
 	msg := fmt.Sprintf("change %s %s after %s", c.spec.Name, p, c.st.Ended.Sub(c.st.Started).Round(time.Second))
 	c.event(ctx, timeline.Outcome(p), "", msg+orEmpty(": ", errMsg))
+	c.notes.flush(ctx)
 }
 
 func (c *change) setPhase(ctx workflow.Context, p Phase) {
@@ -296,15 +305,26 @@ func (c *change) setPhase(ctx workflow.Context, p Phase) {
 	if err != nil {
 		workflow.GetLogger(ctx).Warn("search attributes not updated", "error", err)
 	}
+	if !p.Terminal() { // the outcome's event redraws the parent
+		c.redraw(ctx)
+	}
 }
 
 func (c *change) event(ctx workflow.Context, kind timeline.EventKind, by, msg string) {
+	c.eventWith(ctx, kind, by, nil, msg)
+}
+
+// eventWith is event with the confirm step a confirm-requested event asks people about.
+func (c *change) eventWith(ctx workflow.Context, kind timeline.EventKind, by string, confirm *notify.Confirm, msg string) {
 	e := Event{Time: workflow.Now(ctx), Phase: c.st.Phase, Kind: kind, By: by, Message: msg}
 	c.st.Timeline = append(c.st.Timeline, e)
 	if len(c.st.Timeline) > maxTimeline {
 		c.st.Timeline = c.st.Timeline[len(c.st.Timeline)-maxTimeline:]
 	}
 	workflow.GetLogger(ctx).Info(msg, "kind", kind, "by", by)
+	if kind.Told() {
+		c.tell(ctx, kind, by, msg, confirm)
+	}
 }
 
 func orEmpty(prefix, s string) string {

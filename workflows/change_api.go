@@ -111,6 +111,8 @@ type ChangeStatus struct {
 	// LeftToDo is what the rollback (or a contract) could not do: to be done by hand.
 	LeftToDo []string `json:"leftToDo,omitempty"`
 	Error    string   `json:"error,omitempty"`
+	// NotifyError is the last notification (Slack) that failed for good; the change goes on.
+	NotifyError string `json:"notifyError,omitempty"`
 	// Clock is what the clock rules hold the change to: waits, deadline, go/no-go.
 	Clock *ClockStatus `json:"clock,omitempty"`
 }

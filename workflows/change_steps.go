@@ -48,9 +48,13 @@ func (c *change) runRelease(ctx workflow.Context, s *stepRun) error {
 		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
 		TypedSearchAttributes: temporal.NewSearchAttributes(temporal.NewSearchAttributeKeyKeyword(SAChange).ValueSet(c.spec.Name)),
 	}
+	thread, err := c.thread(ctx)
+	if err != nil {
+		return err
+	}
 	in := ReleaseInput{
 		Spec: spec, Version: rs.Version, Changelog: rs.Changelog, StartedBy: c.st.ChangeID,
-		Hold: &Hold{ChangeID: c.st.ChangeID, Step: s.spec.ID, Timeout: c.spec.HoldTimeoutOrDefault()},
+		Hold: &Hold{ChangeID: c.st.ChangeID, Step: s.spec.ID, Timeout: c.spec.HoldTimeoutOrDefault(), Thread: thread},
 	}
 	// The child lives as long as the change, not as this step: it is finalized or rolled
 	// back later, by the change.
@@ -133,7 +137,7 @@ func (c *change) confirm(ctx workflow.Context, s *stepRun) error {
 	timeout := cf.TimeoutOrDefault()
 	s.st.Required, s.st.Checklist = cf.RequiredConfirmations(), cf.Checklist
 	s.st.Deadline = workflow.Now(ctx).Add(timeout)
-	c.event(ctx, timeline.KindConfirmAsked, "", fmt.Sprintf("%s: waiting for %d confirmation(s) from %s (checklist: %v; timeout %s, then %s)",
+	c.eventWith(ctx, timeline.KindConfirmAsked, "", c.confirmAsked(s), fmt.Sprintf("%s: waiting for %d confirmation(s) from %s (checklist: %v; timeout %s, then %s)",
 		s.spec.ID, s.st.Required, cf.Approval().ApproversLabel(), cf.Checklist, timeout, cf.OnTimeoutOrDefault()))
 	decided, err := workflow.AwaitWithTimeout(ctx, timeout, func() bool {
 		return s.rejected != nil || len(s.st.Confirmations) >= s.st.Required

@@ -18,6 +18,7 @@ import (
 	"github.com/zerodown/zerodown/activities"
 	"github.com/zerodown/zerodown/fleet"
 	"github.com/zerodown/zerodown/fleet/memory"
+	"github.com/zerodown/zerodown/notify"
 	"github.com/zerodown/zerodown/schemas"
 	"github.com/zerodown/zerodown/timeline"
 	"github.com/zerodown/zerodown/workflows"
@@ -34,6 +35,11 @@ type changeHarness struct {
 }
 
 func newChangeHarness(t *testing.T) *changeHarness {
+	return newChangeHarnessTelling(t, nil)
+}
+
+// newChangeHarnessTelling is newChangeHarness whose worker tells people through n.
+func newChangeHarnessTelling(t *testing.T, n notify.Notifier) *changeHarness {
 	h := &changeHarness{t: t, env: newEnv(), fleets: map[string]*memory.Fleet{}, dir: t.TempDir()}
 	for _, name := range []string{"api", "web"} {
 		f := memory.New()
@@ -43,7 +49,9 @@ func newChangeHarness(t *testing.T) *changeHarness {
 	factory := func(tg schemas.Target) (fleet.Fleet, error) { return h.fleets[tg.Memory.Fleet], nil }
 	h.env.RegisterWorkflowWithOptions(workflows.ReleaseWorkflow, workflow.RegisterOptions{Name: workflows.ReleaseWorkflowName})
 	h.env.RegisterWorkflowWithOptions(workflows.ChangeWorkflow, workflow.RegisterOptions{Name: workflows.ChangeWorkflowName})
-	h.env.RegisterActivity(activities.New(fleet.Registry{schemas.ProviderMemory: factory}, nil))
+	acts := activities.New(fleet.Registry{schemas.ProviderMemory: factory}, nil)
+	acts.Notifier = n
+	h.env.RegisterActivity(acts)
 	return h
 }
 

@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -14,23 +15,44 @@ import (
 	"github.com/zerodown/zerodown/notify"
 )
 
-// notifier sends release events, in order, from one workflow goroutine, so that telling
-// people never blocks or fails the release. Failures are retried, then recorded.
+// notifier sends events (a release's or a change's), in order, from one workflow
+// goroutine, so that telling people never blocks or fails the workflow. Failures are
+// retried, then recorded.
 type notifier struct {
-	r       *release
 	enabled bool
 	queue   []notify.Event
 	busy    bool
+	// tried counts the notifications that were sent or gave up.
+	tried int
+	// build makes an event with a snapshot of the workflow's status.
+	build func(ctx workflow.Context, kind timeline.EventKind, by, msg string) notify.Event
+	// target says where the next event goes.
+	target func() (channel, thread string, replyOnly bool)
+	// state keeps the thread and the failures (it must survive what the workflow survives).
+	state func() *NotifyState
+	// failed records a notification that failed after its retries.
+	failed func(msg string)
 }
 
 func (r *release) startNotifier(ctx workflow.Context) {
-	r.notes = &notifier{r: r, enabled: r.v.notify}
-	if !r.notes.enabled {
+	r.notes = &notifier{
+		enabled: r.v.notify,
+		build:   r.notifyEvent,
+		target:  r.notifyTarget,
+		state:   func() *NotifyState { return &r.st.Notify },
+		failed:  func(msg string) { r.st.Status.NotifyError = msg },
+	}
+	r.notes.start(ctx)
+}
+
+// start runs the notifier's loop, if it is enabled.
+func (n *notifier) start(ctx workflow.Context) {
+	if !n.enabled {
 		return
 	}
 	// Notifications outlive an abort: they run on a context the abort does not cancel.
 	nctx, _ := workflow.NewDisconnectedContext(ctx)
-	workflow.Go(nctx, r.notes.loop)
+	workflow.Go(nctx, n.loop)
 }
 
 func (n *notifier) loop(ctx workflow.Context) {
@@ -45,19 +67,39 @@ func (n *notifier) loop(ctx workflow.Context) {
 		n.busy = true
 		ev := n.queue[0]
 		n.queue = n.queue[1:]
-		st := &n.r.st.Notify
-		in := activities.NotifyInput{Channel: n.r.channel(), Thread: st.Thread, Event: ev}
+		st := n.state()
+		channel, thread, replyOnly := n.target()
+		in := activities.NotifyInput{Channel: channel, Thread: thread, ReplyOnly: replyOnly, Event: ev}
 		var res activities.NotifyResult
 		if err := workflow.ExecuteActivity(actx, a.Notify, in).Get(ctx, &res); err != nil {
 			st.Failures++
-			st.LastError = fmt.Sprintf("%s: %s", ev.Kind, n.r.reasonFor(err))
-			n.r.st.Status.NotifyError = st.LastError
-			workflow.GetLogger(ctx).Warn("notification failed; the release goes on", "kind", ev.Kind, "error", err)
-		} else if res.Thread != "" {
+			st.LastError = fmt.Sprintf("%s: %s", ev.Kind, errorMessage(err))
+			n.failed(st.LastError)
+			workflow.GetLogger(ctx).Warn("notification failed; the workflow goes on", "kind", ev.Kind, "error", err)
+		} else if res.Thread != "" && !replyOnly {
 			st.Thread = res.Thread
 		}
+		n.tried++
 		n.busy = false
 	}
+}
+
+// errorMessage is an activity error's message without the SDK's wrapping.
+func errorMessage(err error) string {
+	var app *temporal.ApplicationError
+	if errors.As(err, &app) {
+		return app.Message()
+	}
+	return err.Error()
+}
+
+// notifyTarget is the release's channel and thread, or, for a release of a change with a
+// Slack thread, the change's thread, in which it only replies.
+func (r *release) notifyTarget() (channel, thread string, replyOnly bool) {
+	if h := r.in.Hold; h != nil && h.Thread != "" {
+		return "", h.Thread, true
+	}
+	return r.channel(), r.st.Notify.Thread, false
 }
 
 // send queues an event; the kind decides whether people hear of it.
@@ -65,7 +107,19 @@ func (n *notifier) send(ctx workflow.Context, kind timeline.EventKind, by, msg s
 	if n == nil || !n.enabled {
 		return
 	}
-	r := n.r
+	n.enqueue(n.build(ctx, kind, by, msg))
+}
+
+// enqueue queues an event that is built already.
+func (n *notifier) enqueue(ev notify.Event) {
+	if n == nil || !n.enabled {
+		return
+	}
+	n.queue = append(n.queue, ev)
+}
+
+// notifyEvent is a release event with a snapshot of the release's status.
+func (r *release) notifyEvent(ctx workflow.Context, kind timeline.EventKind, by, msg string) notify.Event {
 	s := &r.st.Status
 	r.st.Notify.Seq++
 	ev := notify.Event{
@@ -82,7 +136,7 @@ func (n *notifier) send(ctx workflow.Context, kind timeline.EventKind, by, msg s
 		ev.Approval = &notify.Approval{Gate: p.Gate, Approvers: r.spec.Canary.Approval.ApproversLabel(), Required: p.Required,
 			ApprovedBy: slices.Clone(p.Approvals), Deadline: p.Deadline, OnTimeout: p.OnTimeout}
 	}
-	n.queue = append(n.queue, ev)
+	return ev
 }
 
 // onEvent tells people of the timeline events whose kind says they are told.

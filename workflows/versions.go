@@ -38,6 +38,11 @@ const ChangeTrafficSteps = "traffic-steps"
 // freezes and the deadline (each checked before the fleet changes).
 const ChangeClockRules = "clock-rules"
 
+// ChangeChangeNotify is the change ID of a change's Slack thread (ChangeWorkflow reads it
+// first thing, see ChangeWorkflow): changes started before it tell nobody, and their
+// releases post in their own threads.
+const ChangeChangeNotify = "change-notify"
+
 // versions says which changes this release runs with.
 type versions struct {
 	// notify: events are queued and sent to people through the Notify activity.

@@ -65,7 +65,7 @@ func TestChangePlanNight(t *testing.T) {
 	require.Equal(t, []string{
 		"change night-2026-12-02 (prod): 7 waves",
 		"1. backup (command cp .tmp/demo/board.db .tmp/demo/board-night-2026-12-02.db, at most 30m)",
-		"2. expand (migration expand bin/board-migrate --store .tmp/demo/board.db expand; undo bin/board-migrate --store .tmp/demo/board.db undo-expand; contract once api, web finalized)",
+		"2. expand (migration expand bin/demoapp migrate --store .tmp/demo/board.db expand; undo bin/demoapp migrate --store .tmp/demo/board.db undo-expand; contract once api, web finalized)",
 		"3. api (release board-api prod v2.4.0: canary 1, soak 20s, 2 batches; held until the change ends)",
 		`4. api-sanity (check GET http://127.0.0.1:8080/smoke expects 200 containing "\"ok\":true", 4 tries 10s apart)`,
 		"5. web (release board-web prod v7.1.0: canary 1, soak 20s, 1 batch; held until the change ends)",

@@ -31,7 +31,7 @@ func (a *App) slackBridgeCommand() *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "slack-bridge [--listen ADDR] [--users U0123ABCD=alice,...] [--users-file FILE] [--signing-key KEYFILE]",
-		Short: "Serve the Approve, Abort and Promote buttons of Slack release threads",
+		Short: "Serve the buttons of Slack release and change threads (approve, abort, promote, confirm, reject)",
 		Long: `slack-bridge is the Interactivity Request URL of the zerodown Slack app. Each click
 on a release's Approve, Abort or Promote button is verified (signature made with the
 app's signing secret, timestamp within 5 minutes, never seen before: anything else is
@@ -39,10 +39,16 @@ refused with 401), its Slack user is mapped to a zerodown identity (--users,
 --users-file), and it is sent to the release as the approve, abort or promote update.
 The release decides; its answer, or its refusal, is shown to the clicker alone.
 
+A change's thread has Confirm and Reject buttons on the reply that asks for a confirm
+step: Confirm answers every item of the step's checklist as fine, for the clicker;
+Reject opens a form (a Slack modal, which needs the bot token) asking why, and rejects
+the step with that reason, which rolls the change back. The change decides who may.
+
 Environment:
   ` + SlackSigningSecretEnv + `  the app's signing secret (required)
-  ` + SlackBotTokenEnv + `       the bot token; optional, to answer with chat.postEphemeral when a
-                        click comes without a response URL
+  ` + SlackBotTokenEnv + `       the bot token; optional: to open the form of a change's Reject button,
+                        and to answer with chat.postEphemeral when a click comes without
+                        a response URL
 
 Users file (YAML or JSON): Slack member IDs to the names release specs list as approvers.
 
@@ -101,10 +107,9 @@ Slack https://<host>` + slackbridge.DefaultPath + ` as the Interactivity Request
 				return err
 			}
 			defer c.Close()
-			srv.Temporal = c
-			if srv.SigningKey != nil {
-				srv.Status = c
-			}
+			// The status client reads a change before its buttons act (and a release's
+			// gate before the bridge signs).
+			srv.Temporal, srv.Status = c, c
 			if err := srv.Run(cmd.Context()); err != nil {
 				return WithCode(ExitError, fmt.Errorf("slack-bridge: %w", err))
 			}

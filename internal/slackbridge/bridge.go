@@ -1,5 +1,6 @@
 // Package slackbridge turns clicks on the Approve, Abort and Promote buttons of a release's
-// Slack thread into the release's Temporal updates. It is the only way in from Slack, so it
+// Slack thread, and on the Confirm and Reject buttons of a change's (change.go), into the
+// workflow's Temporal updates. It is the only way in from Slack, so it
 // trusts nothing it has not verified: each request must carry a valid signature made with
 // the app's signing secret and a fresh timestamp, and must not have been seen before;
 // anything else is refused with 401 and goes no further. The person who clicked is named
@@ -70,7 +71,8 @@ type Config struct {
 	// Temporal sends the updates.
 	Temporal Updater
 	// Slack, if set, posts ephemeral answers with chat.postEphemeral when a payload has
-	// no usable response URL.
+	// no usable response URL, and opens the form that asks why a change's step is
+	// rejected (without it, Reject tells the clicker to use the CLI).
 	Slack *slack.Client
 	// HTTPClient posts to response URLs.
 	HTTPClient *http.Client
@@ -84,7 +86,9 @@ type Config struct {
 	// SigningKey, if set, signs each request for the mapped user (see sign.go); Status
 	// must then be set too.
 	SigningKey ssh.Signer
-	Status     StatusQuerier
+	// Status reads workflows' status: a change's, before its buttons act (required for
+	// them), a release's gate, to sign.
+	Status StatusQuerier
 }
 
 // Bridge is the HTTP handler of Slack's interactivity requests.
@@ -235,19 +239,35 @@ var actions = map[string]action{
 	}},
 }
 
-// handle carries out the zerodown buttons of a verified click and answers the clicker.
+// handle carries out the zerodown buttons of a verified click (and the reject form's
+// submission) and answers the clicker.
 func (b *Bridge) handle(ctx context.Context, cb *slack.InteractionCallback, sig string) {
+	if cb.Type == slack.InteractionTypeViewSubmission && cb.View.CallbackID == RejectCallbackID {
+		b.rejectSubmitted(ctx, cb, fmt.Sprintf("slack-%s-form", digest(sig)))
+		return
+	}
 	if cb.Type != slack.InteractionTypeBlockActions {
 		b.cfg.Logger.Debug("ignored an interaction that is no button click", "type", cb.Type)
 		return
 	}
 	for i, ba := range cb.ActionCallback.BlockActions {
+		updateID := fmt.Sprintf("slack-%s-%d", digest(sig), i)
+		switch ba.ActionID {
+		case slacknotify.ActionConfirm:
+			b.answer(ctx, cb, b.confirmClick(ctx, cb, ba.Value, updateID))
+			continue
+		case slacknotify.ActionReject:
+			if msg := b.rejectClick(ctx, cb, ba.Value); msg != "" {
+				b.answer(ctx, cb, msg)
+			}
+			continue
+		}
 		act, ok := actions[ba.ActionID]
 		if !ok {
 			b.cfg.Logger.Debug("ignored a button that is not zerodown's", "actionId", ba.ActionID)
 			continue // another app's button, or a link
 		}
-		msg := b.click(ctx, cb, act, ba.Value, fmt.Sprintf("slack-%s-%d", digest(sig), i))
+		msg := b.click(ctx, cb, act, ba.Value, updateID)
 		b.answer(ctx, cb, msg)
 	}
 }
@@ -257,63 +277,74 @@ func digest(s string) string {
 	return hex.EncodeToString(h[:12])
 }
 
-// click sends one update and says how it went, in words for the clicker.
+// click sends one update to a release and says how it went, in words for the clicker.
 func (b *Bridge) click(ctx context.Context, cb *slack.InteractionCallback, act action, value, updateID string) string {
-	log := b.cfg.Logger.With("slackUser", cb.User.ID, "action", act.verb)
-	if b.cfg.Team != "" && cb.Team.ID != b.cfg.Team {
-		log.Warn("click from another workspace refused", "team", cb.Team.ID)
-		return ":no_entry: Refused: this zerodown bridge does not serve this Slack workspace."
-	}
-	who, ok := b.cfg.Users[cb.User.ID]
-	if !ok {
-		log.Warn("click by an unmapped Slack user refused")
-		return fmt.Sprintf(":no_entry: Refused: your Slack account (%s) is not mapped to a zerodown identity, so you cannot %s releases from Slack. Ask whoever runs the zerodown Slack bridge to add you to its users.", cb.User.ID, act.verb)
+	who, refused := b.identify(cb, act.verb+" releases")
+	if refused != "" {
+		return refused
 	}
 	v, err := slacknotify.DecodeActionValue(value)
 	if err != nil {
-		log.Warn("button without a release", "error", err)
+		b.cfg.Logger.Warn("button without a release", "slackUser", cb.User.ID, "action", act.verb, "error", err)
 		return ":no_entry: Refused: this button does not name a release."
 	}
-	log = log.With("by", who, "release", v.ReleaseID)
 	uctx, cancel := context.WithTimeout(ctx, b.cfg.UpdateTimeout)
 	defer cancel()
-	var h client.WorkflowUpdateHandle
 	sig, err := b.sign(uctx, act.update, v.ReleaseID, v.FirstRunID, who)
-	if err == nil {
-		h, err = b.cfg.Temporal.UpdateWorkflow(uctx, client.UpdateWorkflowOptions{
-			// The ID derives from the request's signature: a request that reached Temporal
-			// twice (two bridges, say) is one update.
-			UpdateID:            updateID,
-			WorkflowID:          v.ReleaseID,
-			FirstExecutionRunID: v.FirstRunID,
-			UpdateName:          act.update,
-			Args:                []any{act.payload(who, sig)},
-			WaitForStage:        client.WorkflowUpdateStageCompleted,
-		})
+	if err != nil {
+		b.cfg.Logger.Error("update failed", "slackUser", cb.User.ID, "by", who, "release", v.ReleaseID, "error", err)
+		return fmt.Sprintf(":warning: Could not %s %s: %v", act.verb, v.ReleaseID, err)
 	}
+	return b.send(uctx, sent{kind: "release", verb: act.verb, workflowID: v.ReleaseID, firstRun: v.FirstRunID,
+		update: act.update, updateID: updateID, by: who, payload: act.payload(who, sig)})
+}
+
+// sent is one update the bridge sends for a person.
+type sent struct {
+	kind, verb                   string // "release", "approve": for messages
+	workflowID, firstRun, update string
+	updateID, by                 string
+	payload                      any
+}
+
+// send sends an update and says how it went, in words for the person.
+func (b *Bridge) send(ctx context.Context, u sent) string {
+	log := b.cfg.Logger.With("by", u.by, "action", u.verb, u.kind, u.workflowID)
+	uctx, cancel := context.WithTimeout(ctx, b.cfg.UpdateTimeout)
+	defer cancel()
+	h, err := b.cfg.Temporal.UpdateWorkflow(uctx, client.UpdateWorkflowOptions{
+		// The ID derives from the request's signature: a request that reached Temporal
+		// twice (two bridges, say) is one update.
+		UpdateID:            u.updateID,
+		WorkflowID:          u.workflowID,
+		FirstExecutionRunID: u.firstRun,
+		UpdateName:          u.update,
+		Args:                []any{u.payload},
+		WaitForStage:        client.WorkflowUpdateStageCompleted,
+	})
 	var result string
 	if err == nil {
 		err = h.Get(uctx, &result)
 	}
 	if err == nil {
-		log.Info("release updated from Slack", "result", result)
-		return fmt.Sprintf(":white_check_mark: %s: %s.", v.ReleaseID, result)
+		log.Info(u.kind+" updated from Slack", "result", result)
+		return fmt.Sprintf(":white_check_mark: %s: %s.", u.workflowID, result)
 	}
 	var app *temporal.ApplicationError
 	var notFound *serviceerror.NotFound
 	switch {
 	case errors.As(err, &app):
-		log.Info("release refused the update", "reason", app.Message())
+		log.Info(u.kind+" refused the update", "reason", app.Message())
 		return ":no_entry: Refused: " + app.Message()
 	case errors.As(err, &notFound):
-		log.Info("release not running", "error", err)
-		return fmt.Sprintf(":no_entry: Refused: %s has already finished; this button belongs to a release that is over.", v.ReleaseID)
+		log.Info(u.kind+" not running", "error", err)
+		return fmt.Sprintf(":no_entry: Refused: %s has already finished; this button belongs to a %s that is over.", u.workflowID, u.kind)
 	case errors.Is(err, context.DeadlineExceeded) || isDeadline(err):
-		log.Warn("no answer from the release", "error", err)
-		return fmt.Sprintf(":hourglass: %s did not answer within %s (is a zerodown worker running?). It may still act on your request: check the thread or `zerodown status`.", v.ReleaseID, b.cfg.UpdateTimeout)
+		log.Warn("no answer from the "+u.kind, "error", err)
+		return fmt.Sprintf(":hourglass: %s did not answer within %s (is a zerodown worker running?). It may still act on your request: check the thread or `zerodown status`.", u.workflowID, b.cfg.UpdateTimeout)
 	}
 	log.Error("update failed", "error", err)
-	return fmt.Sprintf(":warning: Could not %s %s: %v", act.verb, v.ReleaseID, err)
+	return fmt.Sprintf(":warning: Could not %s %s: %v", u.verb, u.workflowID, err)
 }
 
 func isDeadline(err error) bool {

@@ -68,3 +68,21 @@ func TestRedactingNotifierRedactsTheEvent(t *testing.T) {
 	require.Equal(t, "release/board/prod", ev.ReleaseID)
 	require.Equal(t, "#releases", rec.got[0].Channel)
 }
+
+// A change's event carries its steps' details (a command's error, a check's answer): they
+// are redacted too before Slack sees them.
+func TestRedactingNotifierRedactsAChangesSteps(t *testing.T) {
+	rec := &recordingNotifier{}
+	n := workerapp.RedactingNotifier(rec, redact.New(map[string]string{"AWS_SECRET_ACCESS_KEY": workerSecret}))
+	_, err := n.Notify(context.Background(), notify.Request{Thread: "slack:C1:1.2", ReplyOnly: true, Event: notify.Event{
+		ReleaseID: "change/night", Kind: timeline.KindStepFailed, Message: "backup failed: " + workerSecret,
+		Change: &notify.Change{Name: "night", Steps: []notify.ChangeStep{{ID: "backup", Kind: "command", State: "failed", Detail: "exit 1: key=" + workerSecret}},
+			Confirm: &notify.Confirm{Step: "landing", Prompt: "check " + workerSecret}},
+	}})
+	require.NoError(t, err)
+	ev := rec.got[0].Event
+	require.Equal(t, "backup failed: [REDACTED:AWS_SECRET_ACCESS_KEY]", ev.Message)
+	require.Equal(t, "exit 1: key=[REDACTED:AWS_SECRET_ACCESS_KEY]", ev.Change.Steps[0].Detail)
+	require.Equal(t, "check [REDACTED:AWS_SECRET_ACCESS_KEY]", ev.Change.Confirm.Prompt)
+	require.True(t, rec.got[0].ReplyOnly, "the request's mode is kept")
+}

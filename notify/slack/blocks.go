@@ -88,6 +88,9 @@ func terminal(phase timeline.Phase) bool {
 }
 
 func title(e notify.Event) string {
+	if e.Change != nil {
+		return changeTitle(e)
+	}
 	return clip(fmt.Sprintf("%s %s to %s", e.Service, e.Version, e.Environment), maxHeaderText)
 }
 
@@ -98,6 +101,9 @@ func parentText(e notify.Event) string {
 
 // parentBlocks draws the release's parent message from the event's status snapshot.
 func parentBlocks(e notify.Event) []slackapi.Block {
+	if e.Change != nil {
+		return changeParentBlocks(e)
+	}
 	phase := phaseEmoji(e.Phase) + " " + string(e.Phase)
 	if e.Paused {
 		phase += " (paused)"
@@ -241,6 +247,16 @@ var kindEmoji = map[timeline.EventKind]string{
 	timeline.KindSucceeded:         ":white_check_mark:",
 	timeline.KindRolledBack:        ":leftwards_arrow_with_hook:",
 	timeline.KindFailed:            ":x:",
+	timeline.KindHeld:              ":pause_button:",
+	timeline.KindStepStarted:       ":arrow_forward:",
+	timeline.KindStepDone:          ":heavy_check_mark:",
+	timeline.KindStepFailed:        ":x:",
+	timeline.KindConfirmAsked:      ":raised_hand:",
+	timeline.KindConfirmed:         ":+1:",
+	timeline.KindRejected:          ":-1:",
+	timeline.KindUndone:            ":leftwards_arrow_with_hook:",
+	timeline.KindContracted:        ":scissors:",
+	timeline.KindContractRefused:   ":no_entry:",
 }
 
 // broadcastKinds also appear in the channel: a request for a decision, and the outcome.
@@ -250,6 +266,7 @@ var broadcastKinds = map[timeline.EventKind]bool{
 	timeline.KindRolledBack:        true,
 	timeline.KindFailed:            true,
 	timeline.KindHalted:            true,
+	timeline.KindConfirmAsked:      true,
 }
 
 // eventText says what happened when the workflow gave no message.
@@ -269,7 +286,7 @@ func eventText(e notify.Event) string {
 
 // replyParts are the thread messages of an event: the event itself, and for the start, the
 // changelog. A phase change only redraws the parent.
-func replyParts(e notify.Event) []part {
+func replyParts(e notify.Event, labelled bool) []part {
 	if e.Kind == timeline.KindPhase {
 		return nil
 	}
@@ -278,7 +295,11 @@ func replyParts(e notify.Event) []part {
 		emoji = ":small_blue_diamond:"
 	}
 	text := eventText(e)
-	blocks := []slackapi.Block{slackapi.NewSectionBlock(mrkdwn(emoji+" "+escape(text)), nil, nil)}
+	label := ""
+	if labelled {
+		label = "*" + escape(title(e)) + "*: "
+	}
+	blocks := []slackapi.Block{slackapi.NewSectionBlock(mrkdwn(emoji+" "+label+escape(text)), nil, nil)}
 	var ctx []string
 	if e.By != "" {
 		ctx = append(ctx, "by *"+escape(e.By)+"*")
@@ -289,7 +310,10 @@ func replyParts(e notify.Event) []part {
 	if len(ctx) > 0 {
 		blocks = append(blocks, slackapi.NewContextBlock("", mrkdwn(strings.Join(ctx, " · "))))
 	}
-	if e.Kind == timeline.KindApprovalRequested {
+	if e.Change != nil && e.Change.Confirm != nil && e.Kind == timeline.KindConfirmAsked {
+		blocks = append(blocks, confirmBlocks(e, *e.Change.Confirm)...)
+	}
+	if e.Kind == timeline.KindApprovalRequested && e.Change == nil {
 		v := ActionValue{ReleaseID: e.ReleaseID, FirstRunID: e.FirstRunID}
 		blocks = append(blocks, slackapi.NewActionBlock("zerodown_approval_actions", approveButton(v), abortButton(e, v)))
 	}

@@ -87,6 +87,16 @@ func New(token string, opts Options) *Notifier {
 func (s *Notifier) Notify(ctx context.Context, req notify.Request) (notify.Result, error) {
 	e := req.Event
 	channel, ts, ok := parseThread(req.Thread)
+	if req.ReplyOnly {
+		// A release of a change: replies in the change's thread, whose parent is the
+		// change's to draw.
+		if ok {
+			if err := s.replies(ctx, channel, ts, req.Attempt, false, e, true); err != nil {
+				return notify.Result{}, err
+			}
+		}
+		return notify.Result{Thread: req.Thread}, nil
+	}
 	if !ok && req.Channel == "" {
 		return notify.Result{Thread: req.Thread}, nil // the spec asks for no Slack
 	}
@@ -97,7 +107,7 @@ func (s *Notifier) Notify(ctx context.Context, req notify.Request) (notify.Resul
 			return notify.Result{}, err
 		}
 	}
-	if err := s.replies(ctx, channel, ts, req.Attempt, fresh, e); err != nil {
+	if err := s.replies(ctx, channel, ts, req.Attempt, fresh, e, false); err != nil {
 		return notify.Result{}, err
 	}
 	if !fresh { // a parent just posted is already current
@@ -227,9 +237,10 @@ func (s *Notifier) findParent(ctx context.Context, channel string, e notify.Even
 }
 
 // replies posts the event's messages in the thread, skipping, on a retry, those an
-// earlier try posted.
-func (s *Notifier) replies(ctx context.Context, channel, ts string, attempt int, fresh bool, e notify.Event) error {
-	parts := replyParts(e)
+// earlier try posted. labelled names the release in each reply: it answers in another's
+// thread (its change's).
+func (s *Notifier) replies(ctx context.Context, channel, ts string, attempt int, fresh bool, e notify.Event, labelled bool) error {
+	parts := replyParts(e, labelled)
 	if len(parts) == 0 {
 		return nil
 	}

@@ -34,6 +34,12 @@ type Message struct {
 	Updates   int    // how many times chat.update changed it
 }
 
+// View is a modal opened with views.open.
+type View struct {
+	TriggerID string
+	View      slack.ModalViewRequest
+}
+
 // Server is a running fake Slack.
 type Server struct {
 	*slackgotest.Server
@@ -42,6 +48,7 @@ type Server struct {
 	seq       int
 	messages  []*Message // posted, in order
 	ephemeral []*Message
+	views     []View
 	channels  map[string]string // name -> ID
 	calls     map[string]int
 	faults    map[string][]fault
@@ -71,6 +78,7 @@ func New(t testing.TB) *Server {
 		c.Handle("/conversations.history", s.history)
 		c.Handle("/conversations.replies", s.replies)
 		c.Handle("/conversations.list", s.list)
+		c.Handle("/views.open", s.openView)
 	})
 	s.Start()
 	t.Cleanup(s.Stop)
@@ -406,4 +414,35 @@ func page(r *http.Request, all []map[string]any) map[string]any {
 		"ok": true, "messages": all[start:end], "has_more": next != "",
 		"response_metadata": map[string]any{"next_cursor": next},
 	}
+}
+
+// Views is the modals opened with views.open, oldest first.
+func (s *Server) Views() []View {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]View(nil), s.views...)
+}
+
+// openView keeps the modal; like Slack, it wants a trigger ID and a modal with a title.
+func (s *Server) openView(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		TriggerID string                 `json:"trigger_id"`
+		View      slack.ModalViewRequest `json:"view"`
+	}
+	s.mu.Lock()
+	s.calls["views.open"]++
+	s.mu.Unlock()
+	if r.Header.Get("Authorization") != "Bearer "+Token {
+		answer(w, map[string]any{"ok": false, "error": "invalid_auth"})
+		return
+	}
+	if err := json.NewDecoder(r.Body).Decode(&in); err != nil || in.TriggerID == "" || in.View.Title == nil {
+		answer(w, map[string]any{"ok": false, "error": "invalid_arguments"})
+		return
+	}
+	s.mu.Lock()
+	s.views = append(s.views, View{TriggerID: in.TriggerID, View: in.View})
+	id := fmt.Sprintf("V%06d", len(s.views))
+	s.mu.Unlock()
+	answer(w, map[string]any{"ok": true, "view": map[string]any{"id": id, "callback_id": in.View.CallbackID}})
 }
