@@ -262,6 +262,8 @@ var kindEmoji = map[timeline.EventKind]string{
 // broadcastKinds also appear in the channel: a request for a decision, and the outcome.
 var broadcastKinds = map[timeline.EventKind]bool{
 	timeline.KindApprovalRequested: true,
+	timeline.KindGoNoGoAsked:       true,
+	timeline.KindDeferred:          true,
 	timeline.KindSucceeded:         true,
 	timeline.KindRolledBack:        true,
 	timeline.KindFailed:            true,
