@@ -6,6 +6,10 @@
 //
 //	demoapp --version v2 --port 8081 --store /tmp/board.db --error-rate 0.3
 //
+// With --sentry-dsn (or $SENTRY_DSN) it reports its 5xx answers and its requests to
+// Sentry through sentry-go, with release = --version, so a bad version's errors show
+// in Sentry under its release (sentry.go).
+//
 // A bad build can also carry its faults inside the binary, as a real bad release
 // carries its bug: `go build -ldflags "-X main.bakedFlags=--error-rate=0.3"`.
 //
@@ -24,6 +28,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"strconv"
@@ -71,6 +76,8 @@ func run() error {
 		migrateOnTerm   = flag.Bool("migrate-on-sigterm", true, "after SIGTERM, tell WebSocket clients to reconnect elsewhere (false: just close them)")
 		poll            = flag.Duration("poll", 50*time.Millisecond, "how often to poll the store for changes made through other instances")
 		logLevel        = flag.String("log-level", "info", "debug, info, warn or error")
+		sentryDSN       = flag.String("sentry-dsn", os.Getenv("SENTRY_DSN"), "report errors and requests to Sentry at this DSN, with release = --version (default $SENTRY_DSN; empty: no reporting)")
+		sentryEnv       = flag.String("sentry-environment", os.Getenv("SENTRY_ENVIRONMENT"), "Sentry environment of the reports (default $SENTRY_ENVIRONMENT)")
 	)
 	if err := flag.CommandLine.Parse(append(strings.Fields(bakedFlags), os.Args[1:]...)); err != nil {
 		return err
@@ -99,6 +106,16 @@ func run() error {
 		os.Exit(1)
 	}
 
+	var observe func(http.Handler) http.Handler
+	if *sentryDSN != "" {
+		wrap, flush, err := startSentry(*sentryDSN, *version, *sentryEnv)
+		if err != nil {
+			return err
+		}
+		defer flush()
+		observe = wrap
+	}
+
 	st, err := board.OpenStore(*store)
 	if err != nil {
 		return err
@@ -120,6 +137,7 @@ func run() error {
 		UnhealthyAfter: *unhealthyAfter,
 		PollInterval:   *poll,
 
+		Observe:             observe,
 		NoShutdownMigration: !*migrateOnTerm,
 		Logger:              log,
 	})

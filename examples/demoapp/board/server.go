@@ -54,6 +54,10 @@ type Config struct {
 	// without the service's own help.
 	NoShutdownMigration bool
 
+	// Observe, if set, wraps the API handler, faults included, so that an error
+	// tracker (the demo's Sentry reporting) sees each API request and its status.
+	Observe func(http.Handler) http.Handler
+
 	// PollInterval is how often the store's change log is polled for changes made
 	// through other instances. Default 50ms.
 	PollInterval time.Duration
@@ -167,7 +171,11 @@ func (s *Server) routes() http.Handler {
 	}
 
 	mux := http.NewServeMux()
-	mux.Handle("/api/", s.instrument(s.faults(apiHandler), true))
+	observed := s.faults(apiHandler)
+	if s.cfg.Observe != nil {
+		observed = s.cfg.Observe(observed)
+	}
+	mux.Handle("/api/", s.instrument(observed, true))
 	mux.Handle("GET /ws", s.instrument(ws, false))
 	mux.Handle("GET /smoke", s.instrument(http.HandlerFunc(s.smoke), true))
 	// /sanity is the end-to-end test of a change, read through the load balancer; like
