@@ -9,7 +9,7 @@ TEMPORAL_SERVER_VERSION := 1.29.1
 export TEMPORAL_CLI ?= $(GOBIN)/temporal
 BIN := bin
 
-.PHONY: all build test test-short fuzz lint temporal-cli prometheus haproxy ssh-keygen record-histories demo demo-bad bench-reaction bench-zerodowntime bench-chaos bench-scale clean
+.PHONY: all build test test-short fuzz lint temporal-cli prometheus haproxy ssh-keygen record-histories demo demo-bad demo-bad-sentry bench-reaction bench-zerodowntime bench-chaos bench-scale clean
 
 all: build
 
@@ -65,6 +65,12 @@ demo: temporal-cli
 # release rolls back on its own.
 demo-bad: temporal-cli
 	$(GO) run ./internal/demo/cmd/zerodown-demo --releases v3
+
+# The same judged by Sentry (a stand-in for it: Sentry cannot run here): the bad build v4
+# answers every request right but reports a new error to Sentry on 30% of them; the
+# canary's new issue and error rate in Sentry roll the release back on their own.
+demo-bad-sentry: temporal-cli
+	$(GO) run ./internal/demo/cmd/zerodown-demo --sentry --releases v4
 
 # Signed approvals are tested against the real ssh-keygen and ssh-agent (Debian's openssh-client).
 ssh-keygen:

@@ -64,6 +64,7 @@ func run() error {
 		addr            = flag.String("addr", "", "address to listen on, e.g. 127.0.0.1:8080 (default 127.0.0.1:8080)")
 		store           = flag.String("store", "demoapp.db", "SQLite file shared by all instances")
 		errorRate       = flag.Float64("error-rate", 0, "fault: fraction of API requests answered 500 (0..1)")
+		handledErrors   = flag.Float64("handled-error-rate", 0, "fault: fraction of API requests hitting a bug the service recovers from (answered right, reported to Sentry) (0..1)")
 		latency         = flag.Duration("latency", 0, "fault: latency added to every API request")
 		backend         = flag.String("backend", "", "be a front end: the back end's load balancer, e.g. http://127.0.0.1:8080")
 		itemOwner       = flag.Bool("item-owner", false, "write items.owner (needs the expand migration; the version after it has this baked in)")
@@ -107,13 +108,14 @@ func run() error {
 	}
 
 	var observe func(http.Handler) http.Handler
+	onHandledError := func(_ context.Context, err error) { log.Debug("handled error", "err", err) }
 	if *sentryDSN != "" {
 		wrap, flush, err := startSentry(*sentryDSN, *version, *sentryEnv)
 		if err != nil {
 			return err
 		}
 		defer flush()
-		observe = wrap
+		observe, onHandledError = wrap, captureHandled
 	}
 
 	st, err := board.OpenStore(*store)
@@ -127,15 +129,17 @@ func run() error {
 		}
 	}
 	srv, err := board.New(board.Config{
-		Version:        *version,
-		Store:          st,
-		Backend:        *backend,
-		FailSanity:     *failSanity,
-		ErrorRate:      *errorRate,
-		Latency:        *latency,
-		FailHealth:     *failHealth,
-		UnhealthyAfter: *unhealthyAfter,
-		PollInterval:   *poll,
+		Version:          *version,
+		Store:            st,
+		Backend:          *backend,
+		FailSanity:       *failSanity,
+		ErrorRate:        *errorRate,
+		HandledErrorRate: *handledErrors,
+		OnHandledError:   onHandledError,
+		Latency:          *latency,
+		FailHealth:       *failHealth,
+		UnhealthyAfter:   *unhealthyAfter,
+		PollInterval:     *poll,
 
 		Observe:             observe,
 		NoShutdownMigration: !*migrateOnTerm,

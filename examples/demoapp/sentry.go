@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -30,6 +31,15 @@ func startSentry(dsn, version, environment string) (func(http.Handler) http.Hand
 		return nil, nil, fmt.Errorf("--sentry-dsn: %w", err)
 	}
 	return reportToSentry, func() { sentry.Flush(sentryFlushTimeout) }, nil
+}
+
+// captureHandled reports an error the service recovered from, on the request's hub.
+func captureHandled(ctx context.Context, err error) {
+	hub := sentry.GetHubFromContext(ctx)
+	if hub == nil {
+		hub = sentry.CurrentHub()
+	}
+	hub.CaptureException(err)
 }
 
 // serverError is a 5xx answer as an error: its message is the answer's, so that Sentry

@@ -39,6 +39,12 @@ type Config struct {
 
 	// Faults, to demonstrate a bad release.
 	ErrorRate  float64       // fraction of API requests answered 500
+	// HandledErrorRate is the fraction of API requests that hit a bug the service
+	// recovers from: the answer is still right, but the error goes to OnHandledError
+	// (the demo's Sentry reporting), as errors an error tracker sees and users do not.
+	HandledErrorRate float64
+	// OnHandledError receives those errors, with the request's context.
+	OnHandledError func(ctx context.Context, err error)
 	Latency    time.Duration // added to every API request
 	FailHealth bool          // /healthz answers 503
 	// UnhealthyAfter makes /healthz answer 503 once this long has passed since start: a
@@ -97,6 +103,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.ErrorRate < 0 || cfg.ErrorRate > 1 {
 		return nil, fmt.Errorf("board: ErrorRate %v is not in [0,1]", cfg.ErrorRate)
+	}
+	if cfg.HandledErrorRate < 0 || cfg.HandledErrorRate > 1 {
+		return nil, fmt.Errorf("board: HandledErrorRate %v is not in [0,1]", cfg.HandledErrorRate)
 	}
 	if cfg.PollInterval <= 0 {
 		cfg.PollInterval = 50 * time.Millisecond
@@ -231,6 +240,9 @@ func (s *Server) instrument(next http.Handler, timed bool) http.Handler {
 	})
 }
 
+// ErrHandledFault is the bug a HandledErrorRate fault hits and recovers from.
+var ErrHandledFault = errors.New("injected handled fault: item cache inconsistent, read through to the store")
+
 // faults injects the configured latency and errors in front of the API.
 func (s *Server) faults(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -246,6 +258,9 @@ func (s *Server) faults(next http.Handler) http.Handler {
 		if s.cfg.ErrorRate > 0 && rand.Float64() < s.cfg.ErrorRate {
 			httpError(w, http.StatusInternalServerError, "injected fault")
 			return
+		}
+		if s.cfg.HandledErrorRate > 0 && rand.Float64() < s.cfg.HandledErrorRate && s.cfg.OnHandledError != nil {
+			s.cfg.OnHandledError(r.Context(), ErrHandledFault)
 		}
 		next.ServeHTTP(w, r)
 	})
