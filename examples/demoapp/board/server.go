@@ -38,15 +38,15 @@ type Config struct {
 	Backend string
 
 	// Faults, to demonstrate a bad release.
-	ErrorRate  float64       // fraction of API requests answered 500
+	ErrorRate float64 // fraction of API requests answered 500
 	// HandledErrorRate is the fraction of API requests that hit a bug the service
 	// recovers from: the answer is still right, but the error goes to OnHandledError
 	// (the demo's Sentry reporting), as errors an error tracker sees and users do not.
 	HandledErrorRate float64
 	// OnHandledError receives those errors, with the request's context.
 	OnHandledError func(ctx context.Context, err error)
-	Latency    time.Duration // added to every API request
-	FailHealth bool          // /healthz answers 503
+	Latency        time.Duration // added to every API request
+	FailHealth     bool          // /healthz answers 503
 	// UnhealthyAfter makes /healthz answer 503 once this long has passed since start: a
 	// version that passes its first checks and goes bad while it soaks (a leak, say).
 	UnhealthyAfter time.Duration
