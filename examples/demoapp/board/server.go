@@ -38,21 +38,21 @@ type Config struct {
 	Backend string
 
 	// Faults, to demonstrate a bad release.
-	ErrorRate float64 // fraction of API requests answered 500
-	// HandledErrorRate is the fraction of API requests that hit a bug the service
-	// recovers from: the answer is still right, but the error goes to OnHandledError
-	// (the demo's Sentry reporting), as errors an error tracker sees and users do not.
-	HandledErrorRate float64
-	// OnHandledError receives those errors, with the request's context.
-	OnHandledError func(ctx context.Context, err error)
-	Latency        time.Duration // added to every API request
-	FailHealth     bool          // /healthz answers 503
+	ErrorRate  float64       // fraction of API requests answered 500
+	Latency    time.Duration // added to every API request
+	FailHealth bool          // /healthz answers 503
 	// UnhealthyAfter makes /healthz answer 503 once this long has passed since start: a
 	// version that passes its first checks and goes bad while it soaks (a leak, say).
 	UnhealthyAfter time.Duration
 	// FailSanity makes /sanity answer 500 while /smoke and /healthz pass: a build whose
 	// end-to-end path is broken though each instance looks fine.
 	FailSanity bool
+	// HandledErrorRate is the fraction of API requests that hit a bug the service
+	// recovers from: the answer is still right, but the error goes to OnHandledError
+	// (the demo's Sentry reporting), as errors an error tracker sees and users do not.
+	HandledErrorRate float64
+	// OnHandledError receives those errors, with the request's context.
+	OnHandledError func(ctx context.Context, err error)
 
 	// NoShutdownMigration makes Serve close WebSockets on shutdown without telling
 	// clients to reconnect, as a service that knows nothing of session migration does;
