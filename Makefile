@@ -127,8 +127,9 @@ bench-scale: temporal-cli
 
 # How fast canary analysis catches a bad canary, alone and in a real release (needs
 # prometheus and the Temporal CLI); appends a table to BENCHMARKS.md. About 8 minutes.
+# PROVIDERS=sentry measures the sentry provider against its stand-in.
 bench-reaction: temporal-cli
-	$(GO) run ./bench/reaction
+	$(GO) run ./bench/reaction $(if $(PROVIDERS),-providers $(PROVIDERS))
 
 lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)

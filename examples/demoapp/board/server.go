@@ -60,8 +60,8 @@ type Config struct {
 	// without the service's own help.
 	NoShutdownMigration bool
 
-	// Observe, if set, wraps the API handler, faults included, so that an error
-	// tracker (the demo's Sentry reporting) sees each API request and its status.
+	// Observe, if set, wraps the API handler, faults included, and /smoke, so that an
+	// error tracker (the demo's Sentry reporting) sees each request and its status.
 	Observe func(http.Handler) http.Handler
 
 	// PollInterval is how often the store's change log is polled for changes made
@@ -179,14 +179,15 @@ func (s *Server) routes() http.Handler {
 		apiHandler, ws = s.front.proxy, s.serveWSRelay
 	}
 
-	mux := http.NewServeMux()
-	observed := s.faults(apiHandler)
+	// What users call is observed (counted as requests by an error tracker); probes are not.
+	observe := func(h http.Handler) http.Handler { return h }
 	if s.cfg.Observe != nil {
-		observed = s.cfg.Observe(observed)
+		observe = s.cfg.Observe
 	}
-	mux.Handle("/api/", s.instrument(observed, true))
+	mux := http.NewServeMux()
+	mux.Handle("/api/", s.instrument(observe(s.faults(apiHandler)), true))
 	mux.Handle("GET /ws", s.instrument(ws, false))
-	mux.Handle("GET /smoke", s.instrument(http.HandlerFunc(s.smoke), true))
+	mux.Handle("GET /smoke", s.instrument(observe(http.HandlerFunc(s.smoke)), true))
 	// /sanity is the end-to-end test of a change, read through the load balancer; like
 	// probes it is not counted, so a failing sanity test does not move the error rate.
 	mux.HandleFunc("GET /sanity", s.sanity)
