@@ -79,19 +79,25 @@ func TestDemoServiceReportingThroughSentryGo(t *testing.T) {
 	sp.Sentry.Environment = "prod"
 	a := sentry.New()
 	a.Getenv = func(string) string { return token }
+	analyze := func(canary []fleet.Instance) (analysis.Result, error) {
+		res, err := a.Analyze(ctx, analysis.Request{Spec: sp, Version: canary[0].Version, BaselineVersion: "v1", Canary: canary, Baseline: baseline})
+		t.Logf("%s: %s: %s", canary[0].Version, res.Verdict, res.Summary)
+		return res, err
+	}
 	check := func(canary []fleet.Instance) analysis.Result {
 		t.Helper()
-		res, err := a.Analyze(ctx, analysis.Request{Spec: sp, Version: canary[0].Version, BaselineVersion: "v1", Canary: canary, Baseline: baseline})
+		res, err := analyze(canary)
 		require.NoError(t, err)
-		t.Logf("%s: %s: %s", canary[0].Version, res.Verdict, res.Summary)
 		return res
 	}
 
 	// Wait until Sentry has heard from every release for a whole interval: the first
 	// checks of a canary are inconclusive, as they are in a release.
-	require.Eventually(t, func() bool {
-		return check(good).Metrics[1].CanarySamples >= 4 && check(bad).Metrics[1].CanarySamples >= 4
-	}, time.Minute, 500*time.Millisecond)
+	heard := func(canary []fleet.Instance) bool {
+		res, err := analyze(canary)
+		return err == nil && len(res.Metrics) == 2 && res.Metrics[1].CanarySamples >= 4
+	}
+	require.Eventually(t, func() bool { return heard(good) && heard(bad) }, time.Minute, 500*time.Millisecond)
 
 	res := check(bad)
 	require.Equal(t, analysis.Fail, res.Verdict, res.Summary)
