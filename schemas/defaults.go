@@ -86,6 +86,9 @@ func Defaults(s *Spec) {
 	if a.FailureLimit == 0 {
 		a.FailureLimit = defaultFailureLimit
 	}
+	if a.Sentry != nil && a.Sentry.URL == "" {
+		a.Sentry.URL = DefaultSentryURL
+	}
 	for i := range a.Metrics {
 		m := &a.Metrics[i]
 		if m.NoData == "" {

@@ -3,6 +3,7 @@ package schemas
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"text/template"
 	"text/template/parse"
@@ -54,6 +55,10 @@ func checkQuery(provider, query string) error {
 		}
 		if err := checkPromQLShape(text); err != nil {
 			return fmt.Errorf("is not PromQL: %v", err)
+		}
+	case AnalysisSentry:
+		if !slices.Contains(SentryQueries, query) {
+			return fmt.Errorf("is %q; the sentry provider measures one of %s (see docs/analysis.md)", shortenQuery(query), strings.Join(SentryQueries, ", "))
 		}
 	}
 	return nil
@@ -166,4 +171,12 @@ func checkPromQLShape(q string) error {
 		return fmt.Errorf("at %d: %c is never closed", o.pos+1, o.c)
 	}
 	return nil
+}
+
+// shortenQuery keeps an error about a query readable however long the query is.
+func shortenQuery(q string) string {
+	if len(q) > 64 {
+		return q[:61] + "..."
+	}
+	return q
 }

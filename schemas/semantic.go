@@ -157,7 +157,8 @@ func checkRatios(s *Spec, add func(path, format string, args ...any)) {
 }
 
 // samplesPerCheck is the most samples one check can give the canary side, and how
-// they come. Prometheus answers a range query with one point per step of the interval.
+// they come. Prometheus answers a range query with one point per step of the interval;
+// Sentry's events-stats one bucket per step.
 // The scrape provider takes one sample per pair of successive scrapes of each canary
 // instance that ends within the interval; scrapes drift, so one step's pair may fall
 // just outside (seen: a 3s interval at 1s steps never reached 3 samples).
@@ -167,6 +168,9 @@ func samplesPerCheck(s *Spec) (int, string) {
 	if a.Provider == AnalysisScrape {
 		n := s.CanaryCount()
 		return max(0, steps-1) * n, fmt.Sprintf("samples (scrape: %d pairs of successive scrapes × %d %s)", max(0, steps-1), n, plural(n, "instance", "instances"))
+	}
+	if a.Provider == AnalysisSentry {
+		return steps, "samples (sentry: one per step in which Sentry heard from the release)"
 	}
 	return steps, "samples (prometheus: one point per step)"
 }

@@ -160,7 +160,40 @@ const (
 	AnalysisHealth     = "health" // instance health only
 	AnalysisScrape     = "scrape"
 	AnalysisPrometheus = "prometheus"
+	AnalysisSentry     = "sentry"
 )
+
+// What a sentry metric measures (its query), per side and over the check's window.
+const (
+	// SentryNewIssues counts the issues whose first release is the side's version and
+	// that were seen within the window.
+	SentryNewIssues = "newIssues"
+	// SentryErrorEvents counts the side's error events within the window.
+	SentryErrorEvents = "errorEvents"
+	// SentryErrorsPerRequest is the side's error events divided by its transactions
+	// (one per request when tracing samples every request).
+	SentryErrorsPerRequest = "errorsPerRequest"
+)
+
+// SentryQueries are the queries a sentry metric may have, in the order docs list them.
+var SentryQueries = []string{SentryNewIssues, SentryErrorEvents, SentryErrorsPerRequest}
+
+// SentryTokenEnv is the worker's environment variable holding the Sentry auth token:
+// a secret, so never a spec field.
+const SentryTokenEnv = "SENTRY_AUTH_TOKEN"
+
+// DefaultSentryURL is Sentry's SaaS.
+const DefaultSentryURL = "https://sentry.io"
+
+// Sentry is where the sentry provider asks: one project of one organisation.
+type Sentry struct {
+	// URL is the base URL of Sentry's web API, without /api/0; DefaultSentryURL if empty.
+	URL          string `json:"url,omitempty"`
+	Organization string `json:"organization"`
+	Project      string `json:"project"`
+	// Environment, if set, counts only events of this environment.
+	Environment string `json:"environment,omitempty"`
+}
 
 // Analysis says how the canary is checked during the soak.
 type Analysis struct {
@@ -170,6 +203,7 @@ type Analysis struct {
 	Step              Duration `json:"step,omitempty"`
 	Provider          string   `json:"provider"`
 	PrometheusURL     string   `json:"prometheusURL,omitempty"`
+	Sentry            *Sentry  `json:"sentry,omitempty"`
 	Metrics           []Metric `json:"metrics,omitempty"`
 	FailureLimit      int      `json:"failureLimit"`
 	InconclusiveLimit int      `json:"inconclusiveLimit,omitempty"`

@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"go.temporal.io/sdk/client"
@@ -18,8 +19,10 @@ import (
 	"github.com/zerodown/zerodown/analysis"
 	"github.com/zerodown/zerodown/analysis/prom"
 	"github.com/zerodown/zerodown/analysis/scrape"
+	"github.com/zerodown/zerodown/analysis/sentry"
 	"github.com/zerodown/zerodown/fleet"
 	"github.com/zerodown/zerodown/internal/analysistest"
+	"github.com/zerodown/zerodown/internal/sentrytest"
 	"github.com/zerodown/zerodown/internal/testharness"
 	"github.com/zerodown/zerodown/internal/workerapp"
 	"github.com/zerodown/zerodown/schemas"
@@ -43,6 +46,12 @@ type bench struct {
 	prom     *analysistest.Prometheus
 	scrape   *scrape.Analyzer // one per bench, as one lives in a worker
 	promA    *prom.Analyzer
+	// sentry stands in for Sentry (which cannot run here) in sentry mode; every
+	// instance reports to it through sentry-go.
+	sentry  *sentrytest.Server
+	sentryA *sentry.Analyzer
+	// lastCanaryGone is when the previous run's canary was terminated.
+	lastCanaryGone time.Time
 
 	temporal   *testsuite.DevServer
 	stopWorker context.CancelFunc
@@ -58,6 +67,11 @@ func newBench(ctx context.Context, o options) (_ *bench, err error) {
 			b.close()
 		}
 	}()
+	if slices.Contains(o.providers, schemas.AnalysisSentry) {
+		if err := b.startSentry(); err != nil {
+			return nil, err
+		}
+	}
 	fmt.Println("building the demo service (good and bad builds)...")
 	if err := analysistest.BuildDemoappAt(demoPath(o.dir, good), ""); err != nil {
 		return nil, err
@@ -118,6 +132,26 @@ func (b *bench) close() {
 			fmt.Fprintln(os.Stderr, "stopping the local cloud:", err)
 		}
 	}
+	if b.sentry != nil {
+		_ = b.sentry.Close()
+	}
+}
+
+// startSentry serves the stand-in for Sentry and sets this process's environment so
+// that the instances the in-process local cloud launches report to it (SENTRY_DSN, which
+// they inherit) and the analyzers, here and in the in-process worker, ask it
+// (SENTRY_AUTH_TOKEN). It runs before anything is launched.
+func (b *bench) startSentry() error {
+	s, err := sentrytest.Start("bench", "board", fmt.Sprintf("sntrys_bench_%016x", rand.Uint64()))
+	if err != nil {
+		return err
+	}
+	b.sentry = s
+	if err := errors.Join(os.Setenv("SENTRY_DSN", s.DSN()), os.Setenv(schemas.SentryTokenEnv, s.Token)); err != nil {
+		return err
+	}
+	b.sentryA = sentry.New()
+	return nil
 }
 
 // spec is the analysis both modes use: the error rate, bounded absolutely and against
@@ -130,6 +164,15 @@ func (b *bench) spec(provider string) schemas.Analysis {
 			MinSamples: 3, NoData: schemas.NoDataInconclusive,
 			Query: `rate(http_requests_total{code=~"5.."}) / rate(http_requests_total)`,
 		}},
+	}
+	if provider == schemas.AnalysisSentry {
+		// The bad build's 500s reach Sentry as errors of a new issue and count against
+		// its transactions: both measures docs/analysis.md recommends.
+		a.Sentry = &schemas.Sentry{URL: b.sentry.URL(), Organization: b.sentry.Org, Project: b.sentry.Project}
+		a.Step = schemas.Duration(time.Second) // Sentry's buckets: one sample per second
+		a.Metrics[0].Query = schemas.SentryErrorsPerRequest
+		a.Metrics = append(a.Metrics, schemas.Metric{Name: "new-issues", Query: schemas.SentryNewIssues, Max: ptr(0),
+			MinSamples: 3, NoData: schemas.NoDataInconclusive})
 	}
 	if provider == schemas.AnalysisPrometheus {
 		a.PrometheusURL = b.prom.URL
@@ -155,11 +198,24 @@ func (b *bench) failAt(since time.Time, warm int) time.Time {
 // from the failure's start to the first Fail verdict.
 func (b *bench) analysisRun(ctx context.Context, provider string, i int) (row, error) {
 	r := row{mode: "analysis", provider: provider, run: i}
+	if provider == schemas.AnalysisSentry {
+		// Sentry knows releases, not instances, and every run's canary is release v2:
+		// the previous run's errors must leave the window before this run's first check,
+		// or they would be counted against this canary before it fails.
+		select {
+		case <-time.After(time.Until(b.lastCanaryGone.Add(b.o.interval))):
+		case <-ctx.Done():
+			return r, ctx.Err()
+		}
+	}
 	canary, err := b.launchBad(ctx, fmt.Sprintf("%s-%d", provider, i))
 	if err != nil {
 		return r, err
 	}
-	defer func() { _ = b.world.Fleet().Terminate(context.Background(), analysistest.IDs(canary)) }()
+	defer func() {
+		_ = b.world.Fleet().Terminate(context.Background(), analysistest.IDs(canary))
+		b.lastCanaryGone = time.Now()
+	}()
 	all := append(append([]fleet.Instance{}, b.baseline...), canary...)
 	load := analysistest.StartLoad(analysistest.Addresses(b.baseline), loadRate, analysistest.APIPath)
 	defer load.Stop()
@@ -175,8 +231,11 @@ func (b *bench) analysisRun(ctx context.Context, provider string, i int) (row, e
 	}
 
 	an := analysis.Analyzer(b.scrape)
-	if provider == schemas.AnalysisPrometheus {
+	switch provider {
+	case schemas.AnalysisPrometheus:
 		an = b.promA
+	case schemas.AnalysisSentry:
+		an = b.sentryA
 	}
 	req := analysis.Request{Release: fmt.Sprintf("reaction/%s/%d", provider, i), Spec: b.spec(provider),
 		Version: bad, BaselineVersion: good, Canary: canary, Baseline: b.baseline}

@@ -9,7 +9,9 @@
 // API, where half the answers become 500s. The instant falls at a random phase of the
 // check cycle, as a real bug does, so the spread of reaction times is honest.
 //
-// Three modes, each for the scrape provider and for a real Prometheus:
+// Three modes, each for the scrape provider, a real Prometheus and Sentry (-providers
+// sentry: a stand-in for Sentry, which cannot run here, that every instance reports to
+// through sentry-go; it ingests at once, where a real Sentry adds its ingestion delay):
 //
 //   - analysis: the analyzer alone, checked every interval as the soak does (sleep one
 //     interval, check), measuring to the Fail verdict;
@@ -64,14 +66,14 @@ func run() error {
 	var providers, modes string
 	flag.DurationVar(&o.interval, "interval", 5*time.Second, "analysis interval")
 	flag.IntVar(&o.runs, "runs", 5, "bad canaries per provider and mode")
-	flag.StringVar(&providers, "providers", "scrape,prometheus", "analysis providers to measure")
+	flag.StringVar(&providers, "providers", "scrape,prometheus", "analysis providers to measure: scrape, prometheus, sentry")
 	flag.StringVar(&modes, "modes", "analysis,release", "analysis (the analyzer alone), release (a real release on Temporal) and/or steps (a release with traffic steps)")
 	flag.StringVar(&o.out, "out", "BENCHMARKS.md", `file the table is appended to ("" for none)`)
 	flag.Parse()
 	o.providers = strings.Split(providers, ",")
 	o.modes = strings.Split(modes, ",")
 	for _, p := range o.providers {
-		if p != schemas.AnalysisScrape && p != schemas.AnalysisPrometheus {
+		if p != schemas.AnalysisScrape && p != schemas.AnalysisPrometheus && p != schemas.AnalysisSentry {
 			return fmt.Errorf("-providers: unknown provider %q", p)
 		}
 	}

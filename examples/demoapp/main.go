@@ -6,6 +6,10 @@
 //
 //	demoapp --version v2 --port 8081 --store /tmp/board.db --error-rate 0.3
 //
+// With --sentry-dsn (or $SENTRY_DSN) it reports its 5xx answers and its requests to
+// Sentry through sentry-go, with release = --version, so a bad version's errors show
+// in Sentry under its release (sentry.go).
+//
 // A bad build can also carry its faults inside the binary, as a real bad release
 // carries its bug: `go build -ldflags "-X main.bakedFlags=--error-rate=0.3"`.
 //
@@ -24,6 +28,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"strconv"
@@ -59,6 +64,7 @@ func run() error {
 		addr            = flag.String("addr", "", "address to listen on, e.g. 127.0.0.1:8080 (default 127.0.0.1:8080)")
 		store           = flag.String("store", "demoapp.db", "SQLite file shared by all instances")
 		errorRate       = flag.Float64("error-rate", 0, "fault: fraction of API requests answered 500 (0..1)")
+		handledErrors   = flag.Float64("handled-error-rate", 0, "fault: fraction of API requests hitting a bug the service recovers from (answered right, reported to Sentry) (0..1)")
 		latency         = flag.Duration("latency", 0, "fault: latency added to every API request")
 		backend         = flag.String("backend", "", "be a front end: the back end's load balancer, e.g. http://127.0.0.1:8080")
 		itemOwner       = flag.Bool("item-owner", false, "write items.owner (needs the expand migration; the version after it has this baked in)")
@@ -71,6 +77,8 @@ func run() error {
 		migrateOnTerm   = flag.Bool("migrate-on-sigterm", true, "after SIGTERM, tell WebSocket clients to reconnect elsewhere (false: just close them)")
 		poll            = flag.Duration("poll", 50*time.Millisecond, "how often to poll the store for changes made through other instances")
 		logLevel        = flag.String("log-level", "info", "debug, info, warn or error")
+		sentryDSN       = flag.String("sentry-dsn", os.Getenv("SENTRY_DSN"), "report errors and requests to Sentry at this DSN, with release = --version (default $SENTRY_DSN; empty: no reporting)")
+		sentryEnv       = flag.String("sentry-environment", os.Getenv("SENTRY_ENVIRONMENT"), "Sentry environment of the reports (default $SENTRY_ENVIRONMENT)")
 	)
 	if err := flag.CommandLine.Parse(append(strings.Fields(bakedFlags), os.Args[1:]...)); err != nil {
 		return err
@@ -99,6 +107,17 @@ func run() error {
 		os.Exit(1)
 	}
 
+	var observe func(http.Handler) http.Handler
+	onHandledError := func(_ context.Context, err error) { log.Debug("handled error", "err", err) }
+	if *sentryDSN != "" {
+		wrap, flush, err := startSentry(*sentryDSN, *version, *sentryEnv)
+		if err != nil {
+			return err
+		}
+		defer flush()
+		observe, onHandledError = wrap, captureHandled
+	}
+
 	st, err := board.OpenStore(*store)
 	if err != nil {
 		return err
@@ -110,16 +129,19 @@ func run() error {
 		}
 	}
 	srv, err := board.New(board.Config{
-		Version:        *version,
-		Store:          st,
-		Backend:        *backend,
-		FailSanity:     *failSanity,
-		ErrorRate:      *errorRate,
-		Latency:        *latency,
-		FailHealth:     *failHealth,
-		UnhealthyAfter: *unhealthyAfter,
-		PollInterval:   *poll,
+		Version:          *version,
+		Store:            st,
+		Backend:          *backend,
+		FailSanity:       *failSanity,
+		ErrorRate:        *errorRate,
+		HandledErrorRate: *handledErrors,
+		OnHandledError:   onHandledError,
+		Latency:          *latency,
+		FailHealth:       *failHealth,
+		UnhealthyAfter:   *unhealthyAfter,
+		PollInterval:     *poll,
 
+		Observe:             observe,
 		NoShutdownMigration: !*migrateOnTerm,
 		Logger:              log,
 	})

@@ -25,6 +25,7 @@ import (
 	"github.com/zerodown/zerodown/internal/loadgen"
 	"github.com/zerodown/zerodown/internal/localcloud"
 	"github.com/zerodown/zerodown/internal/localcloud/api"
+	"github.com/zerodown/zerodown/internal/sentrytest"
 	"github.com/zerodown/zerodown/schemas"
 	"github.com/zerodown/zerodown/workflows"
 )
@@ -191,6 +192,8 @@ type World struct {
 	moreClouds []string
 	stopOnce   sync.Once
 	leaks      []string
+	// sentry stands in for Sentry when the spec's analysis asks it (sentry.go).
+	sentry *sentrytest.Server
 }
 
 // Start brings the world up: it wipes the work dir, starts the services and seeds the
@@ -269,11 +272,14 @@ func (w *World) prepare() error {
 	}
 	spec.Target.Local.Command = append(cmd, w.opts.InstanceArgs...)
 	spec.Target.Local.Endpoint = "http://" + w.opts.CloudAPI
+	if err := w.startSentry(spec); err != nil {
+		return err
+	}
 	b, err := json.MarshalIndent(spec, "", "  ")
 	if err != nil {
 		return err
 	}
-	w.spec = spec
+	w.spec = spec // before sentryFleetEnv reads the environment's name
 	w.specPath = filepath.Join(w.opts.WorkDir, "release.json")
 	return os.WriteFile(w.specPath, b, 0o644)
 }
@@ -290,7 +296,7 @@ func (w *World) startServices(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if _, err := w.startWith(ServiceLocalCloud, files, localcloud.ListenEnv(), w.bin("zerodown"), "localcloud", "--listen", w.opts.CloudAPI, "--lb", w.opts.LB,
+	if _, err := w.startWith(ServiceLocalCloud, files, append(localcloud.ListenEnv(), w.sentryFleetEnv()...), w.bin("zerodown"), "localcloud", "--listen", w.opts.CloudAPI, "--lb", w.opts.LB,
 		"--state-dir", filepath.Join(w.opts.WorkDir, "localcloud"), "--terminate-on-exit", "--stop-grace", "5s", "--log-level", "warn"); err != nil {
 		return err
 	}
@@ -301,7 +307,7 @@ func (w *World) startServices(ctx context.Context) error {
 	if w.opts.CloudOnly {
 		return nil
 	}
-	if _, err := w.start("worker", w.bin("zerodown-worker"), "--local-endpoint", "http://"+w.opts.CloudAPI,
+	if _, err := w.startWith("worker", nil, w.sentryWorkerEnv(), w.bin("zerodown-worker"), "--local-endpoint", "http://"+w.opts.CloudAPI,
 		"--metrics", "127.0.0.1:0", "--log-level", "warn"); err != nil {
 		return err
 	}
@@ -516,6 +522,9 @@ func (w *World) printSummary(sum *Summary) {
 		fmt.Fprintln(out, line)
 		fmt.Fprintf(out, "  fleet afterwards: %s\n", FleetLine(r.Fleet))
 	}
+	for _, line := range w.sentrySummary() {
+		fmt.Fprintln(out, line)
+	}
 	if l := sum.Load; l != nil {
 		fmt.Fprintf(out, "requests: %d sent, %d served, %d failed (p50 %.1fms, p99 %.1fms, max %.1fms)\n",
 			l.Requests, l.OK, l.Failed, l.Latency.P50, l.Latency.P99, l.Latency.Max)
@@ -591,6 +600,9 @@ func (w *World) stopAll() {
 		w.procs[i].stop(20 * time.Second)
 	}
 	w.releaseSockets()
+	if w.sentry != nil {
+		_ = w.sentry.Close()
+	}
 }
 
 func instancePIDs(apiAddr string) ([]int, error) {

@@ -146,7 +146,8 @@ func indent(w io.Writer) io.Writer {
 
 // Build compiles what the demo runs into binDir: zerodown, zerodown-worker, and one
 // demoapp build per version, v3 with a bug baked in (every request takes 250ms longer:
-// it stays healthy, so only the canary analysis can catch it).
+// it stays healthy, so only the canary analysis can catch it) and v4 with a bug only
+// Sentry sees.
 func Build(ctx context.Context, root, binDir string) error {
 	builds := [][]string{
 		{"-o", filepath.Join(binDir, "zerodown"), "./starter"},
@@ -154,6 +155,7 @@ func Build(ctx context.Context, root, binDir string) error {
 		{"-o", filepath.Join(binDir, "releases", "v1", "demoapp"), "./examples/demoapp"},
 		{"-o", filepath.Join(binDir, "releases", "v2", "demoapp"), "./examples/demoapp"},
 		{"-ldflags", "-X main.bakedFlags=" + BadBuildFlags, "-o", filepath.Join(binDir, "releases", "v3", "demoapp"), "./examples/demoapp"},
+		{"-ldflags", "-X main.bakedFlags=" + SentryBadBuildFlags, "-o", filepath.Join(binDir, "releases", SentryBadVersion, "demoapp"), "./examples/demoapp"},
 	}
 	return goBuild(ctx, root, builds)
 }
@@ -174,6 +176,17 @@ func goBuild(ctx context.Context, root string, builds [][]string) error {
 
 // BadBuildFlags is the bug compiled into the demo's v3.
 const BadBuildFlags = "--latency=250ms"
+
+// SentryBadVersion is the demo's build with a bug only Sentry sees: 30% of its API
+// requests hit an error it recovers from (users get right answers) and reports to
+// Sentry, so metrics of HTTP status see nothing and `make demo-bad-sentry` rolls it
+// back on Sentry's word alone.
+const (
+	SentryBadVersion    = "v4"
+	SentryBadBuildFlags = "--handled-error-rate=0.3"
+	// SentrySpec is the demo's release spec judged by Sentry, relative to the root.
+	SentrySpec = "examples/demo/board-sentry.yaml"
+)
 
 // quiet keeps the SDK's client logs out of the demo's output.
 func quiet() *slog.Logger {

@@ -24,7 +24,7 @@ func FromRepo(ctx context.Context, noBuild bool, out io.Writer) (Options, error)
 	}
 	opts := Options{Root: root, BinDir: filepath.Join(root, "bin"), TemporalCLI: temporal}
 	if !noBuild {
-		fmt.Fprintln(out, "building zerodown, its worker and the demo service (v1, v2, and v3 with a bug)...")
+		fmt.Fprintln(out, "building zerodown, its worker and the demo service (v1, v2, and v3 and v4 with bugs)...")
 		if err := Build(ctx, root, opts.BinDir); err != nil {
 			return Options{}, err
 		}

@@ -4,6 +4,7 @@ import (
 	"github.com/zerodown/zerodown/analysis"
 	"github.com/zerodown/zerodown/analysis/prom"
 	"github.com/zerodown/zerodown/analysis/scrape"
+	"github.com/zerodown/zerodown/analysis/sentry"
 	"github.com/zerodown/zerodown/schemas"
 )
 
@@ -14,5 +15,6 @@ func Analyzers() map[string]analysis.Analyzer {
 	return map[string]analysis.Analyzer{
 		schemas.AnalysisScrape:     scrape.New(),
 		schemas.AnalysisPrometheus: prom.New(),
+		schemas.AnalysisSentry:     sentry.New(), // token: the worker's SENTRY_AUTH_TOKEN
 	}
 }

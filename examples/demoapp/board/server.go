@@ -47,12 +47,22 @@ type Config struct {
 	// FailSanity makes /sanity answer 500 while /smoke and /healthz pass: a build whose
 	// end-to-end path is broken though each instance looks fine.
 	FailSanity bool
+	// HandledErrorRate is the fraction of API requests that hit a bug the service
+	// recovers from: the answer is still right, but the error goes to OnHandledError
+	// (the demo's Sentry reporting), as errors an error tracker sees and users do not.
+	HandledErrorRate float64
+	// OnHandledError receives those errors, with the request's context.
+	OnHandledError func(ctx context.Context, err error)
 
 	// NoShutdownMigration makes Serve close WebSockets on shutdown without telling
 	// clients to reconnect, as a service that knows nothing of session migration does;
 	// /admin/migrate still works. Benchmarks use it to compare release procedures
 	// without the service's own help.
 	NoShutdownMigration bool
+
+	// Observe, if set, wraps the API handler, faults included, and /smoke, so that an
+	// error tracker (the demo's Sentry reporting) sees each request and its status.
+	Observe func(http.Handler) http.Handler
 
 	// PollInterval is how often the store's change log is polled for changes made
 	// through other instances. Default 50ms.
@@ -93,6 +103,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.ErrorRate < 0 || cfg.ErrorRate > 1 {
 		return nil, fmt.Errorf("board: ErrorRate %v is not in [0,1]", cfg.ErrorRate)
+	}
+	if cfg.HandledErrorRate < 0 || cfg.HandledErrorRate > 1 {
+		return nil, fmt.Errorf("board: HandledErrorRate %v is not in [0,1]", cfg.HandledErrorRate)
 	}
 	if cfg.PollInterval <= 0 {
 		cfg.PollInterval = 50 * time.Millisecond
@@ -166,10 +179,15 @@ func (s *Server) routes() http.Handler {
 		apiHandler, ws = s.front.proxy, s.serveWSRelay
 	}
 
+	// What users call is observed (counted as requests by an error tracker); probes are not.
+	observe := func(h http.Handler) http.Handler { return h }
+	if s.cfg.Observe != nil {
+		observe = s.cfg.Observe
+	}
 	mux := http.NewServeMux()
-	mux.Handle("/api/", s.instrument(s.faults(apiHandler), true))
+	mux.Handle("/api/", s.instrument(observe(s.faults(apiHandler)), true))
 	mux.Handle("GET /ws", s.instrument(ws, false))
-	mux.Handle("GET /smoke", s.instrument(http.HandlerFunc(s.smoke), true))
+	mux.Handle("GET /smoke", s.instrument(observe(http.HandlerFunc(s.smoke)), true))
 	// /sanity is the end-to-end test of a change, read through the load balancer; like
 	// probes it is not counted, so a failing sanity test does not move the error rate.
 	mux.HandleFunc("GET /sanity", s.sanity)
@@ -223,6 +241,9 @@ func (s *Server) instrument(next http.Handler, timed bool) http.Handler {
 	})
 }
 
+// ErrHandledFault is the bug a HandledErrorRate fault hits and recovers from.
+var ErrHandledFault = errors.New("injected handled fault: item cache inconsistent, read through to the store")
+
 // faults injects the configured latency and errors in front of the API.
 func (s *Server) faults(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -238,6 +259,9 @@ func (s *Server) faults(next http.Handler) http.Handler {
 		if s.cfg.ErrorRate > 0 && rand.Float64() < s.cfg.ErrorRate {
 			httpError(w, http.StatusInternalServerError, "injected fault")
 			return
+		}
+		if s.cfg.HandledErrorRate > 0 && rand.Float64() < s.cfg.HandledErrorRate && s.cfg.OnHandledError != nil {
+			s.cfg.OnHandledError(r.Context(), ErrHandledFault)
 		}
 		next.ServeHTTP(w, r)
 	})

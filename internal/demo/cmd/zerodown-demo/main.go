@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -18,13 +19,14 @@ import (
 
 func main() {
 	var (
-		releases = flag.String("releases", "v2", "versions to release in turn (v3 is the bad build)")
-		noBuild  = flag.Bool("no-build", false, "use the binaries already in bin/")
-		approve  = flag.Duration("approve-after", 10*time.Second, "how long an approval waits for you before the demo approves")
-		rate     = flag.Float64("rate", 50, "HTTP requests per second")
-		ws       = flag.Int("ws-clients", 8, "WebSocket clients")
-		change   = flag.String("change", "", "run a change of two services instead: night (make demo-change) or bad (make demo-change-bad)")
-		confirm  = flag.Duration("confirm-after", 5*time.Second, "with --change: how long the landing confirmation waits for you")
+		releases  = flag.String("releases", "v2", "versions to release in turn (v3 is the bad build; v4 the one only Sentry sees, with --sentry)")
+		useSentry = flag.Bool("sentry", false, "judge canaries by Sentry (a stand-in for it, fed by the fleet through sentry-go): "+demo.SentrySpec)
+		noBuild   = flag.Bool("no-build", false, "use the binaries already in bin/")
+		approve   = flag.Duration("approve-after", 10*time.Second, "how long an approval waits for you before the demo approves")
+		rate      = flag.Float64("rate", 50, "HTTP requests per second")
+		ws        = flag.Int("ws-clients", 8, "WebSocket clients")
+		change    = flag.String("change", "", "run a change of two services instead: night (make demo-change) or bad (make demo-change-bad)")
+		confirm   = flag.Duration("confirm-after", 5*time.Second, "with --change: how long the landing confirmation waits for you")
 	)
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -36,6 +38,9 @@ func main() {
 	if *change != "" {
 		runChange(ctx, opts, *change, *confirm, *noBuild, *rate, *ws)
 		return
+	}
+	if *useSentry {
+		opts.Spec = filepath.Join(opts.Root, demo.SentrySpec)
 	}
 	opts.Releases, opts.ApproveAfter, opts.Rate, opts.WSClients = strings.Split(*releases, ","), *approve, *rate, *ws
 	sum, err := demo.Run(ctx, opts)
