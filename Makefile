@@ -9,7 +9,7 @@ TEMPORAL_SERVER_VERSION := 1.29.1
 export TEMPORAL_CLI ?= $(GOBIN)/temporal
 BIN := bin
 
-.PHONY: all build test test-short fuzz lint temporal-cli prometheus haproxy ssh-keygen record-histories demo demo-bad demo-bad-sentry bench-reaction bench-zerodowntime bench-chaos bench-scale clean
+.PHONY: all build test test-short fuzz lint temporal-cli prometheus haproxy ssh-keygen record-histories demo demo-bad demo-bad-sentry demo-traffic demo-traffic-bad bench-reaction bench-zerodowntime bench-chaos bench-scale clean
 
 all: build
 
@@ -71,6 +71,15 @@ demo-bad: temporal-cli
 # canary's new issue and error rate in Sentry roll the release back on their own.
 demo-bad-sentry: temporal-cli
 	$(GO) run ./internal/demo/cmd/zerodown-demo --sentry --releases v4
+
+# The demo's release with traffic steps: the canary takes exactly 1 %, 5 %, 25 %, then 50 %
+# of requests, each step checked; the summary puts each share asked beside the share the
+# users measured. demo-traffic-bad releases the bad build v3, taken to 0 % at once.
+demo-traffic: temporal-cli
+	$(GO) run ./internal/demo/cmd/zerodown-demo --traffic
+
+demo-traffic-bad: temporal-cli
+	$(GO) run ./internal/demo/cmd/zerodown-demo --traffic --releases v3
 
 # Signed approvals are tested against the real ssh-keygen and ssh-agent (Debian's openssh-client).
 ssh-keygen:

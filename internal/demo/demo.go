@@ -131,6 +131,8 @@ type Summary struct {
 	Load     *loadgen.Report `json:"load"`
 	// Leaked lists processes the demo started that still run after it stopped them.
 	Leaked []string `json:"leaked,omitempty"`
+	// Steps are the traffic steps of the releases, asked and measured.
+	Steps []StepShare `json:"steps,omitempty"`
 }
 
 // Run runs the demo until the releases end or ctx is cancelled (Ctrl-C), then stops
@@ -159,7 +161,12 @@ func Run(ctx context.Context, opts Options) (sum *Summary, err error) {
 	var runErr error
 	for _, v := range w.opts.Releases {
 		gen.Mark("release-start")
+		stopSteps := func() {}
+		if len(w.spec.Canary.Traffic) > 0 {
+			stopSteps = w.followSteps(ctx, gen, v)
+		}
 		res, err := w.Release(ctx, v)
+		stopSteps()
 		gen.Mark("release-end")
 		if err != nil {
 			runErr = err
@@ -170,6 +177,9 @@ func Run(ctx context.Context, opts Options) (sum *Summary, err error) {
 	stopProgress()
 	w.Say("stopping the load and checking every WebSocket client saw every update...")
 	sum.Load = gen.Stop()
+	for _, v := range w.opts.Releases {
+		sum.Steps = append(sum.Steps, StepShares(sum.Load, v)...)
+	}
 	w.printSummary(sum)
 	return sum, runErr
 }
@@ -521,6 +531,9 @@ func (w *World) printSummary(sum *Summary) {
 		}
 		fmt.Fprintln(out, line)
 		fmt.Fprintf(out, "  fleet afterwards: %s\n", FleetLine(r.Fleet))
+	}
+	for _, st := range sum.Steps {
+		fmt.Fprintf(out, "  traffic step: %s asked %d%%, measured %.1f%% of %d requests\n", st.Version, st.Asked, st.Measured, st.Requests)
 	}
 	for _, line := range w.sentrySummary() {
 		fmt.Fprintln(out, line)

@@ -20,6 +20,7 @@ import (
 func main() {
 	var (
 		releases  = flag.String("releases", "v2", "versions to release in turn (v3 is the bad build; v4 the one only Sentry sees, with --sentry)")
+		traffic   = flag.Bool("traffic", false, "give the canary traffic steps (1, 5, 25, 50 %) and print the share measured at each: "+demo.TrafficSpec)
 		useSentry = flag.Bool("sentry", false, "judge canaries by Sentry (a stand-in for it, fed by the fleet through sentry-go): "+demo.SentrySpec)
 		noBuild   = flag.Bool("no-build", false, "use the binaries already in bin/")
 		approve   = flag.Duration("approve-after", 10*time.Second, "how long an approval waits for you before the demo approves")
@@ -41,6 +42,9 @@ func main() {
 	}
 	if *useSentry {
 		opts.Spec = filepath.Join(opts.Root, demo.SentrySpec)
+	}
+	if *traffic {
+		opts.Spec = filepath.Join(opts.Root, demo.TrafficSpec)
 	}
 	opts.Releases, opts.ApproveAfter, opts.Rate, opts.WSClients = strings.Split(*releases, ","), *approve, *rate, *ws
 	sum, err := demo.Run(ctx, opts)
