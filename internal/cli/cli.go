@@ -135,6 +135,7 @@ file); --address and --namespace override it.
 		a.localcloudCommand(),
 		a.slackBridgeCommand(),
 		a.changeCommand(),
+		a.freezeCommand(),
 		a.setupCommand(), a.codecServerCommand(),
 	)
 	return root
