@@ -136,6 +136,7 @@ file); --address and --namespace override it.
 		a.slackBridgeCommand(),
 		a.changeCommand(),
 		a.freezeCommand(),
+		a.scheduleCommand(),
 		a.setupCommand(), a.codecServerCommand(),
 	)
 	return root
