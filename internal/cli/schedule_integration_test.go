@@ -147,7 +147,27 @@ func TestScheduledRelease(t *testing.T) {
 	require.Contains(t, skipped.Frozen, "by carol: quarter close")
 	require.Equal(t, map[string]int{"v2": 4}, e.versions(t))
 
-	for _, name := range []string{"daily", "frozen"} {
+	// A schedule that says wait (the default) waits on a durable timer for the freeze to
+	// end, then releases. The freeze is lifted and a shorter one declared.
+	r = e.run(t, "freeze", "lift", "prod-1", "--env", "prod", "--reason", "closed early")
+	require.Equal(t, cli.ExitSucceeded, r.code, r.stderr)
+	declared := time.Now()
+	r = e.run(t, "freeze", "declare", "--env", "prod", "--until", "3s", "--reason", "deploy window opens soon", "--by", "carol")
+	require.Equal(t, cli.ExitSucceeded, r.code, r.stderr)
+	r = e.run(t, "schedule", "create", "waits", "-f", spec, "--version", "v3", "--every", "1h", "--paused")
+	require.Equal(t, cli.ExitSucceeded, r.code, r.stderr)
+	r = e.run(t, "schedule", "trigger", "waits")
+	require.Equal(t, cli.ExitSucceeded, r.code, r.stderr)
+	waited := firstRun(ctx, t, srv.Client, "waits")
+	require.Equal(t, string(workflows.PhaseSucceeded), waited.Outcome)
+	require.Contains(t, waited.Frozen, "deploy window opens soon")
+	require.Equal(t, "fixed", waited.VersionFrom)
+	require.Equal(t, map[string]int{"v3": 4}, e.versions(t))
+	st, ok = e.status(t, "board/prod")
+	require.True(t, ok)
+	require.True(t, st.Started.After(declared.Add(3*time.Second)), "the release started at %s, before the freeze ended", st.Started)
+
+	for _, name := range []string{"daily", "frozen", "waits"} {
 		r = e.run(t, "schedule", "delete", name)
 		require.Equal(t, cli.ExitSucceeded, r.code, r.stderr)
 	}
