@@ -175,3 +175,36 @@ func TestScheduledRelease(t *testing.T) {
 	require.Equal(t, cli.ExitError, r.code)
 	require.Contains(t, r.stderr, "no schedule schedule/daily")
 }
+
+// TestScheduledChange puts a change on a schedule: a triggered run starts change/<name>
+// as the schedule, the change runs (its confirmation answered through the CLI) and the
+// run ends with the change's outcome.
+func TestScheduledChange(t *testing.T) {
+	e := newEnv(t)
+	r := e.run(t, "schedule", "create", "nightly", "--change", changeFile, "--version", "v9", "--every", "1h")
+	require.Equal(t, cli.ExitUsage, r.code, "a change's versions are in its file")
+	r = e.run(t, "schedule", "create", "nightly", "--change", changeFile, "--every", "1h", "--paused")
+	require.Equal(t, cli.ExitSucceeded, r.code, r.stderr)
+	require.Contains(t, r.stdout, "created schedule/nightly: change cli-night in prod")
+	r = e.run(t, "schedule", "trigger", "nightly")
+	require.Equal(t, cli.ExitSucceeded, r.code, r.stderr)
+	require.Eventually(t, func() bool {
+		st, ok := e.changeStatus(t, "cli-night")
+		s, _ := st.Step("landing")
+		return ok && s.State == workflows.StepRunning
+	}, time.Minute, 250*time.Millisecond, "the scheduled change never reached its landing step")
+	st, _ := e.changeStatus(t, "cli-night")
+	require.Equal(t, "schedule/nightly", st.StartedBy)
+	r = e.run(t, "change", "confirm", "cli-night", "landing", "--all", "--by", "client")
+	require.Equal(t, cli.ExitSucceeded, r.code, r.stderr)
+
+	c, err := client.Dial(client.Options{HostPort: e.addr})
+	require.NoError(t, err)
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	run := firstRun(ctx, t, c, "nightly")
+	require.Equal(t, "change/cli-night", run.Target)
+	require.Equal(t, string(workflows.PhaseSucceeded), run.Outcome)
+	require.Equal(t, map[string]int{"v2": 4}, e.versions(t))
+}
