@@ -144,34 +144,20 @@ func resolveVersion(ctx workflow.Context, in ScheduledRunInput, run *ScheduledRu
 	return nil
 }
 
-// freezeActs is the typed handle for the freeze activity; it is never called directly.
-var freezeActs *activities.Freezes
-
 // waitOutFreezes asks the environment's freezes before anything starts: frozen, the run
-// waits for the end of the freeze (and asks again: it may have been extended) or ends
-// Skipped, as the schedule says. An override for the target lets it pass.
+// waits for the end of the freeze or ends Skipped, as the schedule says.
 func waitOutFreezes(ctx workflow.Context, in ScheduledRunInput, env string, run *ScheduledRun) (bool, error) {
-	actx := workflow.WithActivityOptions(ctx, shortOptions())
-	for {
-		var st freeze.State
-		if err := workflow.ExecuteActivity(actx, freezeActs.FreezeState, activities.FreezeStateInput{Environment: env, Target: run.Target}).Get(ctx, &st); err != nil {
-			return false, fmt.Errorf("read the freezes of %s: %w", env, err)
-		}
-		if !st.Frozen || st.Overridden {
-			return false, nil
-		}
+	st, err := awaitThaw(ctx, env, run.Target, in.InFreeze == InFreezeSkip, func(st freeze.State) {
 		run.Frozen = fmt.Sprintf("%s frozen until %s by %s: %s", env, stamp(st.Until), st.By, st.Reason)
-		if in.InFreeze == InFreezeSkip {
-			run.Outcome = ScheduledSkipped
-			return true, nil
-		}
-		// The activity judged at the wall clock; the timer counts from workflow time, and
-		// a freeze ending meanwhile only makes the next question shorter.
-		wait := max(time.Second, st.Until.Sub(workflow.Now(ctx)))
-		if err := workflow.Sleep(ctx, wait); err != nil {
-			return false, err
-		}
+	})
+	if err != nil {
+		return false, err
 	}
+	if st.Frozen && !st.Overridden {
+		run.Outcome = ScheduledSkipped
+		return true, nil
+	}
+	return false, nil
 }
 
 // runChild starts the release or change with its usual ID and waits for its end. The
