@@ -14,6 +14,7 @@ import (
 	"github.com/zerodown/zerodown/freeze"
 	"github.com/zerodown/zerodown/internal/cli"
 	"github.com/zerodown/zerodown/internal/testharness"
+	"github.com/zerodown/zerodown/signing"
 )
 
 // freezeList reads the freezes of env through `zerodown freeze list -o json`.
@@ -115,6 +116,24 @@ func TestFreezeThroughTheCLI(t *testing.T) {
 	r = e.run(t, "freeze", "list", "--env", "prod")
 	require.Contains(t, r.stdout, "release/board/prod may pass: payment outage fix")
 
+	// A signed override: the freeze keeps the signature, which the release can verify
+	// against its approvers' keys as of the override's time (and ssh-keygen too).
+	key, erin := sshKey(t, "erin")
+	r = e.run(t, "freeze", "override", "--env", "prod", "--id", "prod-1", "--target", "release/web/prod", "--reason", "hotfix", "--by", "erin", "--sign", key)
+	require.Equal(t, cli.ExitSucceeded, r.code, r.stderr)
+	st = state("release/web/prod")
+	require.True(t, st.Overridden)
+	sig := st.Overrides[0].Signature
+	require.NotNil(t, sig)
+	require.Equal(t, signing.ActionOverride, sig.Action)
+	require.Equal(t, "release/web/prod", sig.Release)
+	v, err := sig.VerifyFor(signing.Expected{Release: "release/web/prod", Action: signing.ActionOverride, Signer: "erin"}, []signing.AllowedSigner{erin}, st.Overrides[0].At)
+	require.NoError(t, err)
+	require.Equal(t, "erin", v.Name)
+	keygenAccepts(t, sig, erin)
+	r = e.run(t, "freeze", "list", "--env", "prod")
+	require.Regexp(t, `erin, signed\s+release/web/prod may pass: hotfix`, r.stdout)
+
 	// Lift: prod is free at once; the upcoming freeze stays.
 	r = e.run(t, "freeze", "lift", "prod-1", "--env", "prod", "--reason", "sale over", "--by", "carol")
 	require.Equal(t, cli.ExitSucceeded, r.code, r.stderr)
@@ -127,7 +146,7 @@ func TestFreezeThroughTheCLI(t *testing.T) {
 	for _, ev := range l.Events {
 		kinds = append(kinds, ev.Kind+" "+ev.ID+" by "+ev.By)
 	}
-	require.Equal(t, []string{"declared prod-1 by carol", "declared prod-2 by dave", "extended prod-1 by carol", "overridden prod-1 by erin", "lifted prod-1 by carol"}, kinds)
+	require.Equal(t, []string{"declared prod-1 by carol", "declared prod-2 by dave", "extended prod-1 by carol", "overridden prod-1 by erin", "overridden prod-1 by erin", "lifted prod-1 by carol"}, kinds)
 
 	// The workflow's history is the audit: each accepted update with who sent it.
 	it := srv.Client.GetWorkflowHistory(ctx, freeze.WorkflowID("prod"), "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
@@ -139,5 +158,5 @@ func TestFreezeThroughTheCLI(t *testing.T) {
 			accepted = append(accepted, a.GetAcceptedRequest().GetInput().GetName())
 		}
 	}
-	require.Equal(t, []string{"declare", "declare", "extend", "override", "lift"}, accepted)
+	require.Equal(t, []string{"declare", "declare", "extend", "override", "override", "lift"}, accepted)
 }
