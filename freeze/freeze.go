@@ -36,7 +36,6 @@ const (
 	MaxReasonLen = 4 << 10
 	MaxActorLen  = 256
 	MaxTargetLen = 256
-	MaxIDLen     = 64
 	// MaxLength is the longest freeze: a year; a longer one is a typo or a policy, not a freeze.
 	MaxLength = 366 * 24 * time.Hour
 	// KeptEvents is how many of the last events the ledger keeps for `freeze list`; the

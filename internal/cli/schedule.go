@@ -29,6 +29,9 @@ import (
 // is skipped rather than started at a time nobody expects. --catchup-window changes it.
 const DefaultCatchupWindow = time.Hour
 
+// minCatchupWindow is the shortest catch-up window Temporal accepts.
+const minCatchupWindow = 10 * time.Second
+
 // scheduleMemo is the memo key that says what a schedule runs, for `schedule list`.
 const scheduleMemo = "zerodown"
 
@@ -249,6 +252,9 @@ func (sf *scheduleFlags) spec() (client.ScheduleSpec, error) {
 		return s, usagef("--cron or --every, not both")
 	case sf.every != 0 && sf.every < time.Second:
 		return s, usagef("--every %s: at least 1s", sf.every)
+	case sf.catchup < minCatchupWindow:
+		// Temporal takes less (0 included) as its default, a year: never what was meant.
+		return s, usagef("--catchup-window %s: at least %s", sf.catchup, minCatchupWindow)
 	case sf.timezone != "":
 		if _, err := time.LoadLocation(sf.timezone); err != nil || sf.timezone == "Local" {
 			return s, usagef("--timezone %q: not an IANA time zone (e.g. Europe/Paris)", clip(sf.timezone))

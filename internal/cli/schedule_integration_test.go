@@ -91,6 +91,7 @@ func TestScheduledRelease(t *testing.T) {
 		{[]string{"-f", spec, "--version", "v2", "--cron", "30 9 * * *", "--timezone", "Mars/Olympus"}, `--timezone "Mars/Olympus"`},
 		{[]string{"-f", spec, "--version-url", "file:///etc/passwd", "--every", "2s"}, "an http:// or https:// URL"},
 		{[]string{"-f", spec, "--version", "v2", "--every", "2s", "--in-freeze", "maybe"}, "--in-freeze"},
+		{[]string{"-f", spec, "--version", "v2", "--every", "2s", "--catchup-window", "0s"}, "--catchup-window 0s: at least 10s"},
 	} {
 		r := e.run(t, append([]string{"schedule", "create", "daily"}, tc.argv...)...)
 		require.Equal(t, cli.ExitUsage, r.code, "%v", tc.argv)
