@@ -115,6 +115,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzUpdatePayload$$' -fuzztime $(FUZZTIME) ./workflows/
 	$(GO) test -run '^$$' -fuzz '^FuzzPlantedSecretNeverSurvives$$' -fuzztime $(FUZZTIME) ./redact/
 	$(GO) test -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $(FUZZTIME) ./signing/
+	$(GO) test -run '^$$' -fuzz '^FuzzRequests$$' -fuzztime $(FUZZTIME) ./freeze/
 
 # The side-by-side zero-downtime benchmark (about 8 minutes, both cores): 8 instances under
 # 500 requests/s and 100 WebSocket clients, a zerodown release and a naive restart under the

@@ -34,9 +34,13 @@ const (
 	ActionAbort   = "abort"
 	ActionPause   = "pause"
 	ActionResume  = "resume"
+	// ActionOverride lets a release (Release) or a change (its change/<name> ID there)
+	// pass a freeze of its environment; the freeze records the signature, the release
+	// verifies it against its approval policy.
+	ActionOverride = "override"
 )
 
-var actions = []string{ActionStart, ActionApprove, ActionPromote, ActionAbort, ActionPause, ActionResume}
+var actions = []string{ActionStart, ActionApprove, ActionPromote, ActionAbort, ActionPause, ActionResume, ActionOverride}
 
 // messageHeader starts every canonical message; the version lets the format change
 // without a new message ever reading like an old one.

@@ -135,6 +135,8 @@ file); --address and --namespace override it.
 		a.localcloudCommand(),
 		a.slackBridgeCommand(),
 		a.changeCommand(),
+		a.freezeCommand(),
+		a.scheduleCommand(),
 		a.setupCommand(), a.codecServerCommand(),
 	)
 	root.AddCommand(a.clockCommands()...)

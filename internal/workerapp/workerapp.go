@@ -153,6 +153,8 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	acts.Notifier = RedactingNotifier(acts.Notifier, red)
 	RegisterWith(w, acts)
+	// Reading freezes queries their workflows: the activity needs this worker's client.
+	w.RegisterActivity(&activities.Freezes{Client: c})
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start worker: %w", err)
 	}
@@ -179,11 +181,14 @@ func Register(w worker.Registry, fleets fleet.Registry) {
 	RegisterWith(w, activities.New(fleets, Analyzers()))
 }
 
-// RegisterWith registers the release and change workflows and the given activities, whose
-// dependencies (notifier...) the caller has set.
+// RegisterWith registers the release, change, freeze and scheduled-run workflows and the
+// given activities, whose dependencies (notifier...) the caller has set. The freeze
+// activity (activities.Freezes) needs a client and is registered by Run.
 func RegisterWith(w worker.Registry, acts *activities.Activities) {
 	w.RegisterWorkflowWithOptions(workflows.ReleaseWorkflow, workflow.RegisterOptions{Name: workflows.ReleaseWorkflowName})
 	w.RegisterWorkflowWithOptions(workflows.ChangeWorkflow, workflow.RegisterOptions{Name: workflows.ChangeWorkflowName})
+	w.RegisterWorkflowWithOptions(workflows.FreezeWorkflow, workflow.RegisterOptions{Name: workflows.FreezeWorkflowName})
+	w.RegisterWorkflowWithOptions(workflows.ScheduledRunWorkflow, workflow.RegisterOptions{Name: workflows.ScheduledRunWorkflowName})
 	w.RegisterActivity(acts)
 }
 
