@@ -14,26 +14,20 @@ import (
 	"github.com/zerodown/zerodown/freeze"
 )
 
-// Freezes reads freeze workflows through a Temporal client. It is registered beside
-// Activities, by the worker that owns the client.
+// Freezes reads freeze workflows through a Temporal client: the worker's FreezeReader
+// (Activities.Freezes), set by the worker that owns the client.
 type Freezes struct {
 	Client client.Client
 	// Now is the clock a state is judged at; nil is time.Now.
 	Now func() time.Time
 }
 
-// FreezeStateInput asks whether Environment is frozen now, and whether Target (the
-// workflow ID of the release or change asking; may be empty) has an override.
-type FreezeStateInput struct {
-	Environment string `json:"environment"`
-	Target      string `json:"target,omitempty"`
-}
-
 // FreezeState says whether the environment is frozen now, until when, why, and whether
 // the target may pass. An environment nobody ever froze is not frozen. The caller waits
 // for State.Until on a durable timer (or refuses, with --no-wait) and asks again: a freeze
 // may be extended or lifted meanwhile.
-func (f *Freezes) FreezeState(ctx context.Context, in FreezeStateInput) (freeze.State, error) {
+func (f *Freezes) FreezeState(ctx context.Context, env, target string) (freeze.State, error) {
+	in := FreezeStateInput{Environment: env, Target: target}
 	if err := freeze.CheckEnvironment(in.Environment); err != nil {
 		return freeze.State{}, nonRetryable(ErrTypeInvalidConfig, err)
 	}

@@ -6,12 +6,15 @@ package workflows
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/zerodown/zerodown/activities"
+	"github.com/zerodown/zerodown/freeze"
 	"github.com/zerodown/zerodown/schemas"
+	"github.com/zerodown/zerodown/signing"
 	"github.com/zerodown/zerodown/timeline"
 	"github.com/zerodown/zerodown/timerules"
 )
@@ -91,7 +94,7 @@ func (k *clock) waitWindow(ctx workflow.Context) error {
 func (k *clock) waitFreeze(ctx workflow.Context, first bool) error {
 	actx := workflow.WithActivityOptions(ctx, shortOptions())
 	for {
-		var st activities.FreezeStatus
+		var st freeze.State
 		if err := workflow.ExecuteActivity(actx, a.FreezeState, activities.FreezeStateInput{Environment: k.env, Target: k.id}).Get(ctx, &st); err != nil {
 			return err
 		}
@@ -99,10 +102,11 @@ func (k *clock) waitFreeze(ctx workflow.Context, first bool) error {
 			k.doneWaiting()
 			return nil
 		}
-		if by := st.OverriddenBy(); by != "" && k.overridesAllowed(st) {
+		if st.Overridden && k.overridesAllowed(st) {
+			by, why := overrideText(st)
 			if k.st.FreezeOverride == "" {
-				k.st.FreezeOverride = by + ": " + st.OverrideReason()
-				k.event(ctx, timeline.KindFreezeOverridden, by, fmt.Sprintf("passes the freeze of %s (%s): %s", k.env, st.Reason, st.OverrideReason()))
+				k.st.FreezeOverride = by + ": " + why
+				k.event(ctx, timeline.KindFreezeOverridden, by, fmt.Sprintf("passes the freeze of %s (%s): %s", k.env, st.Reason, why))
 			}
 			k.doneWaiting()
 			return nil
@@ -124,14 +128,28 @@ func (k *clock) waitFreeze(ctx workflow.Context, first bool) error {
 }
 
 // overridesAllowed: each override of the freezes in force was given by someone the
-// approval policy names.
-func (k *clock) overridesAllowed(st activities.FreezeStatus) bool {
+// approval policy names, signed when the policy asks for signatures (checked as of when
+// it was given: a signature lasts minutes, an override the whole freeze).
+func (k *clock) overridesAllowed(st freeze.State) bool {
 	for _, o := range st.Overrides {
 		if !k.policy.Eligible(o.By) {
 			return false
 		}
+		want := signing.Expected{Release: k.id, Action: signing.ActionOverride, Signer: o.By}
+		if _, err := k.policy.CheckSignature(o.Signature, want, o.At); err != nil {
+			return false
+		}
 	}
 	return len(st.Overrides) > 0
+}
+
+// overrideText is who overrode the freezes in force, and why.
+func overrideText(st freeze.State) (by, why string) {
+	var who, reasons []string
+	for _, o := range st.Overrides {
+		who, reasons = append(who, o.By), append(reasons, o.Reason)
+	}
+	return strings.Join(who, ", "), strings.Join(reasons, "; ")
 }
 
 // waiting says in the status, once per reason, what the release waits for and until when.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/zerodown/zerodown/activities"
 	"github.com/zerodown/zerodown/fleet"
+	"github.com/zerodown/zerodown/freeze"
 	"github.com/zerodown/zerodown/fleet/memory"
 	"github.com/zerodown/zerodown/schemas"
 	"github.com/zerodown/zerodown/timeline"
@@ -29,25 +30,25 @@ type freezeBook struct {
 	mu        sync.Mutex
 	from, to  time.Time
 	reason    string
-	overrides map[string]activities.FreezeOverride
+	overrides map[string]freeze.Override
 	now       func() time.Time
 }
 
-func (b *freezeBook) FreezeState(_ context.Context, _, target string) (activities.FreezeStatus, error) {
+func (b *freezeBook) FreezeState(_ context.Context, _, target string) (freeze.State, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	now := b.now()
 	if now.Before(b.from) || !now.Before(b.to) {
-		return activities.FreezeStatus{}, nil
+		return freeze.State{}, nil
 	}
-	st := activities.FreezeStatus{Frozen: true, Until: b.to, Reason: b.reason}
+	st := freeze.State{Frozen: true, Until: b.to, Reason: b.reason}
 	if o, ok := b.overrides[target]; ok {
-		st.Overridden, st.Overrides = true, []activities.FreezeOverride{o}
+		st.Overridden, st.Overrides = true, []freeze.Override{o}
 	}
 	return st, nil
 }
 
-func (b *freezeBook) override(target string, o activities.FreezeOverride) {
+func (b *freezeBook) override(target string, o freeze.Override) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.overrides[target] = o
@@ -63,7 +64,7 @@ func newClockHarness(t *testing.T, start time.Time) *clockHarness {
 	env.SetStartTime(start)
 	f := memory.New()
 	f.Seed("v1", 4)
-	book := &freezeBook{overrides: map[string]activities.FreezeOverride{}, now: env.Now}
+	book := &freezeBook{overrides: map[string]freeze.Override{}, now: env.Now}
 	acts := activities.New(fleet.Registry{schemas.ProviderMemory: f.Factory}, nil)
 	acts.Freezes = book
 	env.RegisterWorkflowWithOptions(workflows.ReleaseWorkflow, workflow.RegisterOptions{Name: workflows.ReleaseWorkflowName})
@@ -188,9 +189,9 @@ func TestFreezes(t *testing.T) {
 		s := spec()
 		s.Canary.Approval = alicePromotesOnTimeout
 		h.book.from, h.book.to, h.book.reason = start, start.Add(48*time.Hour), "quarter end"
-		h.book.override(s.ID(), activities.FreezeOverride{By: "mallory", Reason: "trust me"})
+		h.book.override(s.ID(), freeze.Override{By: "mallory", Reason: "trust me"})
 		h.env.RegisterDelayedCallback(func() {
-			h.book.override(s.ID(), activities.FreezeOverride{By: "alice", Reason: "payments outage fix"})
+			h.book.override(s.ID(), freeze.Override{By: "alice", Reason: "payments outage fix"})
 		}, 2*time.Hour)
 		st, err := h.run(s)
 		require.NoError(t, err)

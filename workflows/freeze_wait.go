@@ -13,15 +13,12 @@ import (
 	"github.com/zerodown/zerodown/freeze"
 )
 
-// freezeActs is the typed handle for the freeze activity; it is never called directly.
-var freezeActs *activities.Freezes
-
 // freezeState asks the FreezeState activity whether env is frozen now for target (the
 // asker's workflow ID, for its overrides).
 func freezeState(ctx workflow.Context, env, target string) (freeze.State, error) {
 	var st freeze.State
 	actx := workflow.WithActivityOptions(ctx, shortOptions())
-	err := workflow.ExecuteActivity(actx, freezeActs.FreezeState, activities.FreezeStateInput{Environment: env, Target: target}).Get(ctx, &st)
+	err := workflow.ExecuteActivity(actx, a.FreezeState, activities.FreezeStateInput{Environment: env, Target: target}).Get(ctx, &st)
 	if err != nil {
 		return st, fmt.Errorf("read the freezes of %s: %w", env, err)
 	}

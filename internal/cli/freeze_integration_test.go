@@ -39,7 +39,7 @@ func TestFreezeThroughTheCLI(t *testing.T) {
 	defer cancel()
 	state := func(target string) freeze.State {
 		t.Helper()
-		st, err := reader.FreezeState(ctx, activities.FreezeStateInput{Environment: "prod", Target: target})
+		st, err := reader.FreezeState(ctx, "prod", target)
 		require.NoError(t, err)
 		return st
 	}

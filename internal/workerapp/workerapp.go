@@ -152,9 +152,9 @@ func Run(ctx context.Context, opts Options) error {
 		acts.Notifier = NotifierFromEnv(logger)
 	}
 	acts.Notifier = RedactingNotifier(acts.Notifier, red)
-	RegisterWith(w, acts)
 	// Reading freezes queries their workflows: the activity needs this worker's client.
-	w.RegisterActivity(&activities.Freezes{Client: c})
+	acts.Freezes = &activities.Freezes{Client: c}
+	RegisterWith(w, acts)
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start worker: %w", err)
 	}
@@ -182,8 +182,8 @@ func Register(w worker.Registry, fleets fleet.Registry) {
 }
 
 // RegisterWith registers the release, change, freeze and scheduled-run workflows and the
-// given activities, whose dependencies (notifier...) the caller has set. The freeze
-// activity (activities.Freezes) needs a client and is registered by Run.
+// given activities, whose dependencies (notifier, the freeze reader...) the caller has
+// set: without acts.Freezes, no environment is ever frozen.
 func RegisterWith(w worker.Registry, acts *activities.Activities) {
 	w.RegisterWorkflowWithOptions(workflows.ReleaseWorkflow, workflow.RegisterOptions{Name: workflows.ReleaseWorkflowName})
 	w.RegisterWorkflowWithOptions(workflows.ChangeWorkflow, workflow.RegisterOptions{Name: workflows.ChangeWorkflowName})
