@@ -366,3 +366,40 @@ func TestGoNoGo(t *testing.T) {
 		h.fleetIs("v1", 4)
 	})
 }
+
+// decideBy in the middle of a change (its releases held, the landing tests not yet
+// confirmed) rolls everything back, in reverse, before doneBy.
+func TestDecideByRollsBackAChange(t *testing.T) {
+	h := newChangeHarness(t)
+	h.env.SetStartTime(night)
+	spec := h.night()
+	spec.Deadline = &timerules.Deadline{DecideBy: "02:00", DoneBy: "03:00", Timezone: "UTC"}
+	st, err := h.run(spec)
+	require.Equal(t, workflows.ErrTypeRolledBack, errType(err), "%v", err)
+	require.Equal(t, workflows.PhaseRolledBack, st.Phase)
+	require.Equal(t, schemas.FieldDeadline, st.FailedStep)
+	require.Contains(t, st.Reason, "decideBy Tue 02:00 UTC reached")
+	require.False(t, st.Ended.After(utc("2026-06-02T03:00:00Z")), "ended %s", st.Ended)
+	h.fleetOn("api", "v1")
+	h.fleetOn("web", "v1")
+	require.Contains(t, h.log(), "restore")
+	require.NotContains(t, h.log(), "contract")
+}
+
+// A no-go defers a change before its first step: nothing runs.
+func TestNoGoDefersAChange(t *testing.T) {
+	h := newChangeHarness(t)
+	h.env.SetStartTime(afternoon)
+	spec := h.night()
+	spec.GoNoGo = &schemas.GoNoGo{Approvers: []string{"client"}, Timeout: schemas.Duration(time.Hour)}
+	res := &updateResult{}
+	h.env.RegisterDelayedCallback(func() {
+		h.env.UpdateWorkflow(workflows.UpdateGoNoGo, "", res.callbacks(), workflows.GoNoGoRequest{By: "client", Answer: workflows.AnswerNoGo, Reason: "landing testers off sick"})
+	}, 10*time.Minute)
+	st, err := h.run(spec)
+	require.Equal(t, workflows.ErrTypeDeferred, errType(err))
+	require.NoError(t, res.rejected)
+	require.Equal(t, workflows.PhaseDeferred, st.Phase)
+	require.Empty(t, h.log(), "no step ran")
+	h.fleetOn("api", "v1")
+}

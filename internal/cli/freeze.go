@@ -58,7 +58,7 @@ func (a *App) freezeCommand() *cobra.Command {
 two instants. The freezes of an environment live in the workflow freeze/<env>, whose
 history says who froze what; every request is checked before it is accepted and
 refused with its reason (exit 4). Times are RFC 3339 (2026-12-24T18:00:00+01:00),
-"now", or a duration from now (4h, 3d). See docs/freezes-and-schedules.md.
+"now", or a duration from now (4h, 3d). See docs/time.md.
 
 ` + exitCodesHelp,
 		Args: args(cobra.NoArgs),

@@ -2,7 +2,7 @@ package cli
 
 // zerodown schedule: put a release or a change on a Temporal Schedule (schedule/<name>),
 // list, pause, unpause, trigger and delete schedules. Each run is a ScheduledRunWorkflow,
-// which resolves the version when it starts; see docs/freezes-and-schedules.md.
+// which resolves the version when it starts; see docs/time.md.
 
 import (
 	"context"
@@ -53,7 +53,7 @@ say. Each run resolves the version when it starts (fixed, or printed by a comman
 URL: the latest green build), waits while the environment is frozen (or skips, with
 --in-freeze skip), then starts release/<service>/<env> or change/<name> and waits for
 it. A run due while the last one still runs is skipped (overlap policy skip). The
-schedule is schedule/<name> in the Temporal UI. See docs/freezes-and-schedules.md.
+schedule is schedule/<name> in the Temporal UI. See docs/time.md.
 
 ` + exitCodesHelp,
 		Args: args(cobra.NoArgs),
