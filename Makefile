@@ -162,7 +162,7 @@ image:
 # as its front end, each behind its own load balancer, with a database change in
 # expand/contract form: backup, expand, back end, sanity, front end, sanity, landing
 # confirmation (the demo confirms after 5s unless you do), finalize, contract.
-.PHONY: demo-change demo-change-bad
+.PHONY: demo-change demo-change-bad demo-change-late
 demo-change: temporal-cli
 	$(GO) run ./internal/demo/cmd/zerodown-demo --change night
 
@@ -170,3 +170,9 @@ demo-change: temporal-cli
 # reverse (front end, back end, expand) and prints how fast both were back.
 demo-change-bad: temporal-cli
 	$(GO) run ./internal/demo/cmd/zerodown-demo --change bad
+
+# The night on a clock scaled down (a window open now, decideBy 75s after the start,
+# doneBy a minute later): the landing tests are never confirmed, and decideBy rolls both
+# services and the expand back before doneBy.
+demo-change-late: temporal-cli
+	$(GO) run ./internal/demo/cmd/zerodown-demo --change late

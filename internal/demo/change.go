@@ -67,6 +67,11 @@ type ChangeOptions struct {
 	// ConfirmAfter is how long the landing confirmation waits for a person before the
 	// demo confirms (default 5s).
 	ConfirmAfter time.Duration
+	// Late runs the night on a clock scaled down to the demo: a window open now and a
+	// deadline (decideBy LateDecideBy after the start, doneBy a minute later), and the
+	// landing confirmation never comes, so decideBy rolls everything back.
+	Late         bool
+	LateDecideBy time.Duration // default 75s
 }
 
 func (o *ChangeOptions) defaults() {
@@ -211,6 +216,10 @@ func (cw *changeWorld) prepareChange() error {
 	if o.Bad {
 		spec.Name += "-bad"
 	}
+	if o.Late {
+		spec.Name += "-late"
+		cw.nightClock(spec)
+	}
 	for i := range spec.Steps {
 		s := &spec.Steps[i]
 		switch {
@@ -344,17 +353,23 @@ func (cw *changeWorld) run(ctx context.Context, sum *ChangeSummary, gens map[str
 		}
 		sum.Fleets[name] = m
 	}
+	failedAt := time.Time{}
 	if s, ok := st.Step(st.FailedStep); ok && st.FailedStep != "" {
-		sum.FailedCheck = s.Ended
+		failedAt = s.Ended
+	} else if st.FailedStep == schemas.FieldDeadline {
+		failedAt = deadlineReached(st)
+	}
+	if !failedAt.IsZero() {
+		sum.FailedCheck = failedAt
 		sum.Undone = map[string]time.Duration{}
 		for _, e := range st.Timeline {
 			if step, _, ok := strings.Cut(e.Message, ":"); ok && e.Kind == timeline.KindUndone {
-				sum.Undone[step] = e.Time.Sub(s.Ended)
+				sum.Undone[step] = e.Time.Sub(failedAt)
 			}
 		}
-		sum.BackOnOld = backOnOld(<-samples, s.Ended)
+		sum.BackOnOld = backOnOld(<-samples, failedAt)
 		if !sum.BackOnOld.IsZero() {
-			sum.BackWithin = sum.BackOnOld.Sub(s.Ended)
+			sum.BackWithin = sum.BackOnOld.Sub(failedAt)
 		}
 	}
 	return nil
@@ -378,6 +393,13 @@ func (cw *changeWorld) confirmLanding(ctx context.Context, st workflows.ChangeSt
 	s, ok := st.Step(StepLanding)
 	if !ok || s.State != workflows.StepRunning {
 		return time.Time{}
+	}
+	if cw.opts.Late {
+		if askedAt.IsZero() {
+			cw.Say("landing: nobody confirms tonight (the client's testers are asleep); decideBy %s rolls everything back",
+				st.Clock.DecideBy.Local().Format("15:04:05"))
+		}
+		return time.Now()
 	}
 	var items []string
 	for _, step := range cw.spec.Steps {

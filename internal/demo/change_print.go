@@ -78,6 +78,14 @@ func (cw *changeWorld) printSummary(sum *ChangeSummary) {
 		}
 		fmt.Fprintf(out, "the change's timeline: %s failed, then undone: %s\n", st.FailedStep, strings.Join(undone, ", "))
 	}
+	if k := st.Clock; k != nil && k.DeadlineReached {
+		verdict := "in time"
+		if st.Ended.After(k.DoneBy) {
+			verdict = "LATE"
+		}
+		fmt.Fprintf(out, "deadline: decideBy %s reached with the landing tests unconfirmed; everything rolled back by %s, doneBy %s: %s\n",
+			k.DecideBy.Local().Format("15:04:05"), st.Ended.Local().Format("15:04:05"), k.DoneBy.Local().Format("15:04:05"), verdict)
+	}
 	for _, name := range []string{serviceAPI, serviceWeb} {
 		l := sum.Load[name]
 		if l == nil {

@@ -17,7 +17,7 @@ import (
 	_ "modernc.org/sqlite" // the board's store, read as its DBA would
 )
 
-// TestChangeEndToEnd does what `make demo-change` and `make demo-change-bad` do, on free
+// TestChangeEndToEnd does what `make demo-change`, `-bad` and `-late` do, on free
 // ports: a night of two services under load succeeds (both fleets on the new versions,
 // the contract done) and a night whose front end fails its sanity test rolls back in
 // reverse, both services back on their old versions within 10s; nobody notices either.
@@ -36,23 +36,25 @@ func TestChangeEndToEnd(t *testing.T) {
 	}
 	root, err := filepath.Abs(filepath.Join("..", ".."))
 	require.NoError(t, err)
-	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 11*time.Minute)
 	defer cancel()
 	bin := t.TempDir()
 	require.NoError(t, demo.Build(ctx, root, bin))
 	require.NoError(t, demo.BuildChange(ctx, root, bin))
 	srv := testharness.StartServer(t)
 
-	run := func(t *testing.T, bad bool, work string) *demo.ChangeSummary {
+	run := func(t *testing.T, work string, set func(*demo.ChangeOptions)) *demo.ChangeSummary {
 		out := &testharness.SyncBuffer{}
-		sum, err := demo.RunChange(ctx, demo.ChangeOptions{
+		opts := demo.ChangeOptions{
 			Options: demo.Options{
 				Root: root, BinDir: bin, WorkDir: work,
 				Temporal: srv.Address, CloudAPI: freeAddr(t), LB: freeAddr(t),
 				Rate: 40, WSClients: 8, Out: out,
 			},
-			WebCloudAPI: freeAddr(t), WebLB: freeAddr(t), Bad: bad, ConfirmAfter: time.Second,
-		})
+			WebCloudAPI: freeAddr(t), WebLB: freeAddr(t), ConfirmAfter: time.Second,
+		}
+		set(&opts)
+		sum, err := demo.RunChange(ctx, opts)
 		t.Log("demo output:\n" + out.String())
 		require.NoError(t, err)
 		for name, l := range sum.Load {
@@ -71,7 +73,7 @@ func TestChangeEndToEnd(t *testing.T) {
 
 	t.Run("night", func(t *testing.T) {
 		work := t.TempDir()
-		sum := run(t, false, work)
+		sum := run(t, work, func(*demo.ChangeOptions) {})
 		require.Equal(t, workflows.PhaseSucceeded, sum.Status.Phase, sum.Status.Error)
 		require.Equal(t, map[string]int{demo.APINew: 2}, sum.Fleets["board-api"])
 		require.Equal(t, map[string]int{demo.WebNew: 2}, sum.Fleets["board-web"])
@@ -95,7 +97,7 @@ func TestChangeEndToEnd(t *testing.T) {
 
 	t.Run("bad", func(t *testing.T) {
 		work := t.TempDir()
-		sum := run(t, true, work)
+		sum := run(t, work, func(o *demo.ChangeOptions) { o.Bad = true })
 		st := sum.Status
 		require.Equal(t, workflows.PhaseRolledBack, st.Phase, st.Error)
 		require.Equal(t, demo.StepWebSanity, st.FailedStep)
@@ -119,5 +121,21 @@ func TestChangeEndToEnd(t *testing.T) {
 		require.NoError(t, openStore(t, filepath.Join(work, "board.db")).QueryRow(`SELECT COUNT(*) FROM pragma_table_info('items') WHERE name = 'owner'`).Scan(&cols))
 		require.Zero(t, cols, "undo-expand dropped items.owner")
 		require.NoError(t, openStore(t, filepath.Join(work, "board-backup.db")).QueryRow(`SELECT COUNT(*) FROM items`).Scan(&cols))
+	})
+
+	// make demo-change-late: nobody confirms the landing tests, and decideBy rolls both
+	// services and the expand back before doneBy, with nothing lost.
+	t.Run("late", func(t *testing.T) {
+		sum := run(t, t.TempDir(), func(o *demo.ChangeOptions) { o.Late, o.LateDecideBy = true, 40*time.Second })
+		st := sum.Status
+		require.Equal(t, workflows.PhaseRolledBack, st.Phase, st.Error)
+		require.Equal(t, "deadline", st.FailedStep)
+		require.Contains(t, st.Reason, "decideBy")
+		require.NotNil(t, st.Clock)
+		require.True(t, st.Clock.DeadlineReached)
+		require.False(t, st.Ended.After(st.Clock.DoneBy), "rolled back by doneBy: ended %s, doneBy %s", st.Ended, st.Clock.DoneBy)
+		require.Equal(t, map[string]int{demo.APIOld: 2}, sum.Fleets["board-api"])
+		require.Equal(t, map[string]int{demo.WebOld: 2}, sum.Fleets["board-web"])
+		require.False(t, sum.BackOnOld.IsZero(), "both fleets seen back on their old versions")
 	})
 }

@@ -26,7 +26,7 @@ func main() {
 		approve   = flag.Duration("approve-after", 10*time.Second, "how long an approval waits for you before the demo approves")
 		rate      = flag.Float64("rate", 50, "HTTP requests per second")
 		ws        = flag.Int("ws-clients", 8, "WebSocket clients")
-		change    = flag.String("change", "", "run a change of two services instead: night (make demo-change) or bad (make demo-change-bad)")
+		change    = flag.String("change", "", "run a change of two services instead: night (make demo-change), bad (make demo-change-bad) or late (make demo-change-late: the landing tests never confirm, decideBy rolls back)")
 		confirm   = flag.Duration("confirm-after", 5*time.Second, "with --change: how long the landing confirmation waits for you")
 	)
 	flag.Parse()
@@ -63,8 +63,8 @@ func main() {
 
 // runChange is `make demo-change` and `make demo-change-bad`.
 func runChange(ctx context.Context, opts demo.Options, which string, confirmAfter time.Duration, noBuild bool, rate float64, ws int) {
-	if which != "night" && which != "bad" {
-		fail(fmt.Errorf("--change %q: night or bad", which))
+	if which != "night" && which != "bad" && which != "late" {
+		fail(fmt.Errorf("--change %q: night, bad or late", which))
 	}
 	if !noBuild {
 		fmt.Println("building the night's versions (back end " + demo.APIOld + ", " + demo.APINew + "; front end " + demo.WebOld + ", " + demo.WebNew + ", and " + demo.WebBad + " with a broken sanity path)...")
@@ -73,7 +73,7 @@ func runChange(ctx context.Context, opts demo.Options, which string, confirmAfte
 		}
 	}
 	opts.Rate, opts.WSClients = rate, ws
-	sum, err := demo.RunChange(ctx, demo.ChangeOptions{Options: opts, Bad: which == "bad", ConfirmAfter: confirmAfter})
+	sum, err := demo.RunChange(ctx, demo.ChangeOptions{Options: opts, Bad: which == "bad", Late: which == "late", ConfirmAfter: confirmAfter})
 	if ctx.Err() != nil {
 		fmt.Println("interrupted: everything the demo started has stopped")
 		os.Exit(130)
@@ -82,7 +82,7 @@ func runChange(ctx context.Context, opts demo.Options, which string, confirmAfte
 		fail(err)
 	}
 	want := workflows.PhaseSucceeded
-	if which == "bad" {
+	if which == "bad" || which == "late" {
 		want = workflows.PhaseRolledBack
 	}
 	if sum.Status.Phase != want || !sum.ZeroLoss() {
