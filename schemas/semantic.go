@@ -65,6 +65,7 @@ func checkSemantics(s *Spec, lines map[string]int) error {
 		add("promote.maxUnavailable", "is %d but the fleet has %d instances; at least one must keep serving during promotion", u, s.Target.Instances)
 	}
 
+	checkDeploy(s, add)
 	checkApproval(s.Canary.Approval, add)
 	checkSigners(s.Canary.Approval, add)
 
