@@ -74,6 +74,9 @@ const (
 	KindPromoted          EventKind = "promoted"           // told
 	KindHeld              EventKind = "held"               // told: waiting for the change
 	KindFinalized         EventKind = "finalized"
+	// In place (fixed servers upgraded where they stand).
+	KindServer   EventKind = "server"   // one server is back in service on a version
+	KindReverted EventKind = "reverted" // told: an operator sent one server back
 
 	// Kinds of a change's timeline.
 	KindStepStarted     EventKind = "step-started"
@@ -98,7 +101,8 @@ var told = map[EventKind]bool{
 	KindCanary: true, KindSoakSkipped: true, KindCheckFailed: true, KindBatch: true, KindFlip: true,
 	KindRollback: true, KindHalted: true,
 	KindApprovalRequested: true, KindApproved: true, KindApprovalTimeout: true,
-	KindAborted: true, KindPaused: true, KindResumed: true, KindPromoted: true, KindHeld: true,
+	KindReverted: true,
+	KindAborted:  true, KindPaused: true, KindResumed: true, KindPromoted: true, KindHeld: true,
 	KindStepDone: true, KindStepFailed: true, KindConfirmed: true, KindRejected: true, KindContractRefused: true,
 	KindSucceeded: true, KindRolledBack: true, KindFailed: true,
 }

@@ -22,6 +22,11 @@ type ReleaseState struct {
 	Prepared     bool          `json:"prepared,omitempty"` // PrepareFleet ran: FinishFleet must too
 	Inconclusive int           `json:"inconclusive"`
 	FinalizeBy   string        `json:"finalizeBy,omitempty"` // the change that finalized a held release
+	// Touched lists the servers of an in-place release in the order they were taken out
+	// for the new version: the rollback walks it backwards.
+	Touched []string `json:"touched,omitempty"`
+	// Reverted lists the servers an operator sent back to the previous version.
+	Reverted []string `json:"reverted,omitempty"`
 	// Starter is whose key signed the start, if it was signed: four-eyes compares keys.
 	Starter signing.Verified `json:"starter,omitempty"`
 }
