@@ -6,6 +6,7 @@ package schemas
 import (
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 	"text/template"
 	"text/template/parse"
@@ -45,6 +46,18 @@ type DeployVars struct {
 
 // deployFields are the fields a deploy template may name.
 var deployFields = map[string]bool{"Server": true, "Address": true, "Version": true}
+
+// deployVersionRE is what a version put on a server in place may be: deploy commands
+// hand it to Ansible, ssh and remote shells, where anything else could be a command.
+var deployVersionRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._+:~-]{0,127}$`)
+
+// CheckDeployVersion refuses a version a deploy command must not be handed.
+func CheckDeployVersion(v string) error {
+	if !deployVersionRE.MatchString(v) {
+		return fmt.Errorf("version: %q is not a version an in-place deploy accepts: letters and digits, then also '.', '_', '+', ':', '~' or '-', at most 128", clip(v))
+	}
+	return nil
+}
 
 // InPlace says whether a spec upgrades fixed servers where they stand.
 func (s *Spec) InPlace() bool {
@@ -110,6 +123,9 @@ func clip(s string) string {
 // DeployCommand renders the deploy command of one server. The spec must have passed
 // Validate, which refuses templates beyond plain fields and vars a server lacks.
 func (d Deploy) DeployCommand(v DeployVars) ([]string, error) {
+	if err := CheckDeployVersion(v.Version); err != nil {
+		return nil, err
+	}
 	out := make([]string, len(d.Command))
 	for i, arg := range d.Command {
 		if _, err := parseDeployArg(arg); err != nil {

@@ -39,6 +39,10 @@ func TestDeployRendersPerServer(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, []string{"ansible-playbook", "site.yml", "-l", "web1.example.com", "-e", "version=v2"}, args)
 	require.Equal(t, 1, schemas.InPlaceOutAtOnce(s))
+
+	// The version reaches Ansible, ssh and remote shells: only plain versions do.
+	_, err = s.Deploy.DeployCommand(schemas.DeployVars{Server: srv.Name, Version: "v2; rm -rf /", Vars: srv.Vars})
+	require.ErrorContains(t, err, `version: "v2; rm -rf /" is not a version an in-place deploy accepts`)
 }
 
 func TestDeployInvalidSpecs(t *testing.T) {

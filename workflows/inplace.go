@@ -72,6 +72,9 @@ func (r *release) runInPlace(ctx workflow.Context) error {
 // is the previous one, which a rollback deploys back.
 func (r *release) planInPlace(ctx workflow.Context) error {
 	r.setPhase(ctx, PhasePlanning)
+	if err := schemas.CheckDeployVersion(r.in.Version); err != nil {
+		return &rollbackError{reason: err.Error()} // nothing touched yet: nothing to roll back
+	}
 	st, err := r.describe(ctx)
 	if err != nil {
 		return err
