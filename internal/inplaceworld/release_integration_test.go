@@ -290,8 +290,12 @@ func (h *harness) haproxyRestarted(t *testing.T) {
 		return st2 != "" && st2 != "v1/"+workflows.ServerWaiting
 	})
 	// As `systemctl restart haproxy` does with Debian's unit: the state is saved, the
-	// process stops (the Runtime API is gone a while), a new one loads the state.
-	w.HAProxy.Restart(t, true)
+	// process stops, a new one loads the state. The outage lasts long enough for the
+	// release's waits on the Runtime API to meet it.
+	w.HAProxy.SaveState(t)
+	w.HAProxy.StopCurrent(t)
+	time.Sleep(3 * time.Second)
+	w.HAProxy.StartAgain(t)
 	st, kind, msg := outcome(ctx, t, run)
 	require.Empty(t, kind, msg)
 	require.Equal(t, workflows.PhaseSucceeded, st.Phase)

@@ -56,6 +56,9 @@ func (w *World) fault(server, version string) Fault {
 type Config struct {
 	// DemoBin is the demo service binary (haproxytest.BuildDemoapp).
 	DemoBin string
+	// BinFor, when set, is the demo service binary of a version (the demo's builds in
+	// bin/releases/<version>/demoapp, one with a bug); DemoBin otherwise.
+	BinFor func(version string) string
 	// Servers is how many fixed servers; default 4.
 	Servers int
 	// Version is what every server runs at first; default v1.
@@ -78,6 +81,7 @@ type World struct {
 	// DeployURL is the supervisor's deploy endpoint.
 	DeployURL string
 
+	dir     string
 	cfg     Config
 	mu      sync.Mutex
 	procs   map[string]*process
@@ -93,46 +97,84 @@ type process struct {
 	log           string
 }
 
-// Start runs the world; cleanup stops everything it started.
+// Start runs the world for a test; cleanup stops everything it started.
 func Start(tb testing.TB, cfg Config) *World {
 	tb.Helper()
+	w, err := New(cfg)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		if tb.Failed() {
+			tb.Logf("haproxy log:\n%s", w.HAProxy.Log())
+		}
+		if err := w.Close(); err != nil {
+			tb.Error(err)
+		}
+	})
+	return w
+}
+
+// New runs the world for a program (a benchmark, the demo); Close stops it.
+func New(cfg Config) (w *World, err error) {
 	if cfg.Servers == 0 {
 		cfg.Servers = 4
 	}
 	if cfg.Version == "" {
 		cfg.Version = "v1"
 	}
-	dir := tb.TempDir()
-	w := &World{Store: filepath.Join(dir, "board.db"), cfg: cfg, procs: map[string]*process{}}
-	tb.Cleanup(w.stopAll)
+	dir, err := os.MkdirTemp("", "inplaceworld-")
+	if err != nil {
+		return nil, err
+	}
+	w = &World{Store: filepath.Join(dir, "board.db"), dir: dir, cfg: cfg, procs: map[string]*process{}}
+	defer func() {
+		if err != nil {
+			_ = w.Close()
+		}
+	}()
 	hcfg := cfg.HAProxy
 	for i := range cfg.Servers {
 		name := fmt.Sprintf("web%d", i+1)
 		port, err := haproxytest.FreePort()
 		if err != nil {
-			tb.Fatal(err)
+			return nil, err
 		}
 		p, err := w.start(fmt.Sprintf("127.0.0.1:%d", port), cfg.Version)
 		if err != nil {
-			tb.Fatal(err)
+			return nil, err
 		}
 		w.procs[name] = p
 		w.Names = append(w.Names, name)
 		hcfg.Servers = append(hcfg.Servers, haproxytest.Server{Name: name, Addr: p.addr})
 	}
-	w.HAProxy = haproxytest.Start(tb, hcfg)
-
+	if w.HAProxy, err = haproxytest.Run(hcfg); err != nil {
+		return nil, err
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		tb.Fatal(err)
+		return nil, err
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /deploy", w.serveDeploy)
 	w.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = w.srv.Serve(ln) }()
-	tb.Cleanup(func() { _ = w.srv.Close() })
 	w.DeployURL = "http://" + ln.Addr().String() + "/deploy"
-	return w
+	return w, nil
+}
+
+// Close stops the supervisor, HAProxy and every server process, and removes the files.
+func (w *World) Close() error {
+	var errs []error
+	if w.srv != nil {
+		errs = append(errs, w.srv.Close())
+	}
+	if w.HAProxy != nil {
+		errs = append(errs, w.HAProxy.Close())
+	}
+	w.stopAll()
+	errs = append(errs, os.RemoveAll(w.dir))
+	return errors.Join(errs...)
 }
 
 // Spec is the in-place release spec of the world: service board, environment env, the
@@ -236,7 +278,11 @@ func (w *World) start(addr, version string, extra ...string) (*process, error) {
 	defer logf.Close()
 	args := append([]string{"--version", version, "--addr", addr, "--store", w.Store}, w.cfg.Args...)
 	args = append(args, extra...)
-	p := &process{addr: addr, version: version, cmd: exec.Command(w.cfg.DemoBin, args...), done: make(chan struct{}), log: logf.Name()}
+	bin := w.cfg.DemoBin
+	if w.cfg.BinFor != nil {
+		bin = w.cfg.BinFor(version)
+	}
+	p := &process{addr: addr, version: version, cmd: exec.Command(bin, args...), done: make(chan struct{}), log: logf.Name()}
 	p.cmd.Stdout, p.cmd.Stderr = logf, logf
 	if err := p.cmd.Start(); err != nil {
 		return nil, err
