@@ -57,6 +57,11 @@ func (r *release) runInPlace(ctx workflow.Context) error {
 	if err := r.postPromotion(ctx); err != nil {
 		return err
 	}
+	// A change holds its in-place releases too: its rollback deploys the previous
+	// version back, server by server, as any rollback here does.
+	if err := r.hold(ctx); err != nil {
+		return err
+	}
 	// A revert still running is part of the release: its outcome decides the end.
 	if err := workflow.Await(ctx, func() bool { return r.reverting == "" }); err != nil {
 		return err
@@ -341,4 +346,29 @@ func (r *release) server(name string) (ServerStatus, bool) {
 		}
 	}
 	return ServerStatus{}, false
+}
+
+// inPlaceSteps is what `zerodown plan` prints for an in-place spec, one line a step.
+func inPlaceSteps(spec schemas.Spec, version, oldVersion string) []string {
+	var names []string
+	for _, srv := range spec.Target.HAProxy.Servers {
+		names = append(names, srv.Name)
+	}
+	out := schemas.InPlaceOutAtOnce(&spec)
+	s := []string{
+		fmt.Sprintf("plan: %s/%s %s -> %s in place on %d server(s) behind HAProxy backend %s; at most %d out of service at once, at least %d serving",
+			spec.Service, spec.Environment, oldVersion, version, len(names), spec.Target.HAProxy.Backend, out, max(1, spec.Promote.MinHealthy)),
+		fmt.Sprintf("each server: drain, move sessions, wait drained (at most %s), maintenance, deploy (%s, at most %s), wait healthy by HAProxy's checks, %d preTraffic hook(s), ready",
+			spec.Drain.TimeoutOrDefault(), strings.Join(spec.Deploy.Command, " "), spec.Deploy.TimeoutOrDefault(), len(spec.Hooks.PreTraffic)),
+		fmt.Sprintf("canary: %s", names[0]),
+		fmt.Sprintf("soak: %s, check every %s (%s), roll back after %d failed check(s)",
+			spec.Canary.Soak.D(), spec.Canary.Analysis.Interval.D(), spec.Canary.Analysis.Provider, spec.Canary.Analysis.FailureLimit),
+	}
+	rest := names[1:]
+	for i := 0; len(rest) > 0; i++ {
+		n := min(out, len(rest))
+		s = append(s, fmt.Sprintf("batch %d: %s", i+1, strings.Join(rest[:n], ", ")))
+		rest = rest[n:]
+	}
+	return append(s, "rollback: the previous version back on every server touched, in reverse order, one at a time")
 }
