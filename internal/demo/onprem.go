@@ -26,7 +26,7 @@ import (
 func RunOnPrem(ctx context.Context, opts Options) (sum *Summary, err error) {
 	opts.defaults()
 	sum = &Summary{}
-	w := &World{opts: opts, out: opts.Out}
+	w := &World{opts: opts, out: opts.Out, noCloud: true}
 	var iw *inplaceworld.World
 	defer func() {
 		if iw != nil {
