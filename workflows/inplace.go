@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/zerodown/zerodown/activities"
+	"github.com/zerodown/zerodown/fleet"
 	"github.com/zerodown/zerodown/schemas"
 	"github.com/zerodown/zerodown/timeline"
 	"go.temporal.io/sdk/workflow"
@@ -183,7 +184,8 @@ func (r *release) moveServers(ctx workflow.Context, names []string, version stri
 	}
 	r.moving = true
 	defer func() { r.moving = false }()
-	if err := r.waitCapacity(ctx, names); err != nil {
+	st, err := r.waitCapacity(ctx, names)
+	if err != nil {
 		return err
 	}
 	if forward {
@@ -197,7 +199,15 @@ func (r *release) moveServers(ctx workflow.Context, names []string, version stri
 	if err := r.exec(ctx, a.Detach, r.ids(names)); err != nil {
 		return failed(err)
 	}
-	if err := r.migrate(ctx, names); err != nil {
+	// Only a server that takes traffic or holds sessions has any to move: one a failed
+	// deploy left down (a rollback's first server) would refuse the request.
+	var serving []string
+	for _, name := range names {
+		if in, ok := st.Find(name); ok && (in.Attached || in.Connections > 0) {
+			serving = append(serving, name)
+		}
+	}
+	if err := r.migrate(ctx, serving); err != nil {
 		return failed(err)
 	}
 	if err := r.waitDrained(ctx, names); err != nil {
@@ -284,8 +294,8 @@ func (r *release) waitDrained(ctx workflow.Context, names []string) error {
 // waitCapacity waits until taking names out of service keeps the fleet within its
 // bounds: at most max(1, promote.maxUnavailable) servers out, at least
 // max(1, promote.minHealthy) of the others healthy and in service. It gives up after
-// target.healthTimeout.
-func (r *release) waitCapacity(ctx workflow.Context, names []string) error {
+// target.healthTimeout. It returns the fleet as last seen.
+func (r *release) waitCapacity(ctx workflow.Context, names []string) (fleet.State, error) {
 	allowedOut := max(1, r.spec.Promote.MaxUnavailable)
 	minServing := max(1, r.spec.Promote.MinHealthy)
 	deadline := workflow.Now(ctx).Add(r.spec.Target.HealthTimeoutOrDefault())
@@ -293,7 +303,7 @@ func (r *release) waitCapacity(ctx workflow.Context, names []string) error {
 	for {
 		st, err := r.describe(ctx)
 		if err != nil {
-			return err
+			return st, err
 		}
 		serving := 0
 		var out []string
@@ -308,19 +318,19 @@ func (r *release) waitCapacity(ctx workflow.Context, names []string) error {
 			}
 		}
 		if len(out)+len(names) <= allowedOut && serving >= minServing {
-			return nil
+			return st, nil
 		}
 		why := fmt.Sprintf("%s cannot leave service yet: %d other server(s) serving, %d out (%s); promote.maxUnavailable allows %d out, promote.minHealthy asks %d serving",
 			strings.Join(names, ", "), serving, len(out), strings.Join(out, ", "), allowedOut, minServing)
 		if !workflow.Now(ctx).Before(deadline) {
-			return &rollbackError{reason: why + fmt.Sprintf(" (waited %s, target.healthTimeout)", r.spec.Target.HealthTimeoutOrDefault())}
+			return st, &rollbackError{reason: why + fmt.Sprintf(" (waited %s, target.healthTimeout)", r.spec.Target.HealthTimeoutOrDefault())}
 		}
 		if !waited {
 			r.event(ctx, timeline.KindServer, "", why+": waiting")
 			waited = true
 		}
 		if err := workflow.Sleep(ctx, capacityPoll); err != nil {
-			return err
+			return st, err
 		}
 	}
 }

@@ -36,6 +36,7 @@ func TestInPlaceReleases(t *testing.T) {
 	t.Run("rolling release under load loses nothing", h.rollingUnderLoad)
 	t.Run("a failing check mid-way rolls back the servers upgraded", h.failingCheckMidway)
 	t.Run("a deploy that fails rolls back", h.deployFails)
+	t.Run("a deploy that fails half-way, the service down, rolls back", h.deployFailsHalfway)
 	t.Run("a deploy that hangs is killed at its timeout and rolls back", h.deployHangs)
 	t.Run("a server that never becomes healthy rolls back", h.neverHealthy)
 	t.Run("revert one server and go on", h.revertContinue)
@@ -196,6 +197,18 @@ func (h *harness) deployFails(t *testing.T) {
 	require.Contains(t, msg, "package board-v2 not found")
 	require.Equal(t, all(w, "v1"), w.Versions())
 	require.Equal(t, []string{"web1 v2", "web2 v2", "web2 v1", "web1 v1"}, w.Deploys())
+}
+
+func (h *harness) deployFailsHalfway(t *testing.T) {
+	w := h.world(t, map[string]inplaceworld.Fault{"v2": {StopThenFail: true, Servers: []string{"web2"}}})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	run := h.start(ctx, t, w.Spec("halfway", time.Second), "v2")
+	_, kind, msg := outcome(ctx, t, run)
+	require.Equal(t, workflows.ErrTypeRolledBack, kind, msg)
+	require.Contains(t, msg, "no space left on device")
+	require.Equal(t, all(w, "v1"), w.Versions())
+	require.Equal(t, []string{"web1 v2", "web2 v2", "web2 v1", "web1 v1"}, w.Deploys(), "web2, down, is deployed again first")
 }
 
 func (h *harness) deployHangs(t *testing.T) {

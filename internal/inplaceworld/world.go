@@ -39,6 +39,9 @@ type Fault struct {
 	FailDeploy bool
 	// HangDeploy makes the deploy command hang until it is killed.
 	HangDeploy bool
+	// StopThenFail makes the deploy stop the server's process, then fail: the server is
+	// left down, as by a package whose install broke half-way.
+	StopThenFail bool
 	// Servers are the servers it strikes; every server when empty.
 	Servers []string
 }
@@ -232,12 +235,11 @@ func (w *World) Deploys() []string {
 	return slices.Clone(w.deploys)
 }
 
-// serveDeploy restarts one server's process on a version: SIGTERM, wait for it to
-// end, start the new version on the same address, wait until it answers.
+// serveDeploy is the deploy endpoint: Restart, with the faults of the version.
 func (w *World) serveDeploy(rw http.ResponseWriter, req *http.Request) {
 	name, version := req.URL.Query().Get("server"), req.URL.Query().Get("version")
 	w.mu.Lock()
-	old, ok := w.procs[name]
+	_, ok := w.procs[name]
 	w.deploys = append(w.deploys, name+" "+version)
 	w.mu.Unlock()
 	if !ok || version == "" {
@@ -252,20 +254,44 @@ func (w *World) serveDeploy(rw http.ResponseWriter, req *http.Request) {
 	case f.FailDeploy:
 		http.Error(rw, "package board-"+version+" not found", http.StatusInternalServerError)
 		return
+	case f.StopThenFail:
+		w.mu.Lock()
+		p := w.procs[name]
+		w.mu.Unlock()
+		_ = p.stop()
+		http.Error(rw, "board stopped; installing board-"+version+": no space left on device", http.StatusInternalServerError)
+		return
+	}
+	if err := w.Restart(name, version); err != nil {
+		http.Error(rw, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	fmt.Fprintf(rw, "%s runs %s\n", name, version)
+}
+
+// Restart replaces one server's process by version where it stands: SIGTERM, wait for
+// it to end, start version on the same address, wait until it answers. It is the deploy
+// and, called on each server in turn with nothing else, the naive in-place upgrade a
+// benchmark compares the release with (no drain, no maintenance: HAProxy finds out from
+// its checks).
+func (w *World) Restart(name, version string) error {
+	w.mu.Lock()
+	old, ok := w.procs[name]
+	w.mu.Unlock()
+	if !ok {
+		return fmt.Errorf("no server %s", name)
 	}
 	if err := old.stop(); err != nil {
-		http.Error(rw, err.Error(), http.StatusInternalServerError)
-		return
+		return err
 	}
-	p, err := w.start(old.addr, version, f.Args...)
+	p, err := w.start(old.addr, version, w.fault(name, version).Args...)
 	if err != nil {
-		http.Error(rw, err.Error(), http.StatusInternalServerError)
-		return
+		return err
 	}
 	w.mu.Lock()
 	w.procs[name] = p
 	w.mu.Unlock()
-	fmt.Fprintf(rw, "%s runs %s\n", name, version)
+	return nil
 }
 
 // start starts the demo service on addr and waits until it answers /healthz, healthy
