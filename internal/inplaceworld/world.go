@@ -126,6 +126,9 @@ func New(cfg Config) (w *World, err error) {
 	if cfg.Version == "" {
 		cfg.Version = "v1"
 	}
+	if _, err := exec.LookPath("curl"); err != nil {
+		return nil, errors.New("curl is needed: the world's deploy command asks its supervisor with curl (apt-get install curl)")
+	}
 	dir, err := os.MkdirTemp("", "inplaceworld-")
 	if err != nil {
 		return nil, err
