@@ -58,8 +58,9 @@ haproxy:
 # The demo: a Temporal dev server (UI at http://localhost:8233), the local cloud, the worker,
 # 4 x v1 of the demo service under load, and a release to v2 with live progress. Ctrl-C
 # stops everything it started.
-demo: temporal-cli
-	$(GO) run ./internal/demo/cmd/zerodown-demo
+# LB=haproxy: fixed servers behind a real HAProxy, upgraded in place (docs/onprem.md).
+demo: temporal-cli $(if $(filter haproxy,$(LB)),haproxy)
+	$(GO) run ./internal/demo/cmd/zerodown-demo $(if $(LB),--lb $(LB))
 
 # The same with a bad build (v3): its canary goes unhealthy while it soaks, and the
 # release rolls back on its own.

@@ -67,6 +67,7 @@ func checkSemantics(s *Spec, lines map[string]int) error {
 	}
 
 	checkTraffic(s, add)
+	checkDeploy(s, add)
 	checkApproval(s.Canary.Approval, add)
 	checkTimeRules(s.Window, s.Deadline, s.GoNoGo, add)
 	checkSigners(s.Canary.Approval, add)

@@ -30,6 +30,9 @@ type Spec struct {
 	Window   []timerules.Window  `json:"window,omitempty"`
 	Deadline *timerules.Deadline `json:"deadline,omitempty"`
 	GoNoGo   *GoNoGo             `json:"goNoGo,omitempty"`
+	// Deploy puts a version on one fixed server where it stands (target.haproxy.servers):
+	// the in-place mode. Nil for fleets whose instances are launched.
+	Deploy *Deploy `json:"deploy,omitempty"`
 }
 
 // Providers a target may name.
@@ -316,9 +319,12 @@ const (
 
 // Promote says how the rest of the fleet moves to the new version.
 type Promote struct {
-	Strategy            string   `json:"strategy"`
-	Batch               string   `json:"batch,omitempty"` // a count ("2") or a percent ("25%")
-	MaxUnavailable      int      `json:"maxUnavailable"`
+	Strategy       string `json:"strategy"`
+	Batch          string `json:"batch,omitempty"` // a count ("2") or a percent ("25%")
+	MaxUnavailable int    `json:"maxUnavailable"`
+	// MinHealthy, in place, is the fewest servers that must stay healthy and in service
+	// while others are upgraded; 0 asks only that one does.
+	MinHealthy          int      `json:"minHealthy,omitempty"`
 	PauseBetweenBatches Duration `json:"pauseBetweenBatches,omitempty"`
 	// KeepOld is how long bluegreen keeps the old fleet attached-ready for instant rollback.
 	KeepOld Duration `json:"keepOld,omitempty"`

@@ -92,6 +92,10 @@ const (
 	KindExtended         EventKind = "extended"           // told
 	KindFreezeOverridden EventKind = "freeze-overridden"  // told
 
+	// In place (fixed servers upgraded where they stand).
+	KindServer   EventKind = "server"   // one server is back in service on a version
+	KindReverted EventKind = "reverted" // told: an operator sent one server back
+
 	// Kinds of a change's timeline.
 	KindStepStarted     EventKind = "step-started"      // told
 	KindStepDone        EventKind = "step-done"         // told
@@ -116,7 +120,8 @@ var told = map[EventKind]bool{
 	KindCanary: true, KindTraffic: true, KindSoakSkipped: true, KindCheckFailed: true, KindBatch: true, KindFlip: true,
 	KindRollback: true, KindHalted: true,
 	KindApprovalRequested: true, KindApproved: true, KindApprovalTimeout: true,
-	KindAborted: true, KindPaused: true, KindResumed: true, KindPromoted: true, KindHeld: true,
+	KindReverted: true,
+	KindAborted:  true, KindPaused: true, KindResumed: true, KindPromoted: true, KindHeld: true,
 	KindStepStarted: true, KindStepDone: true, KindStepFailed: true, KindConfirmAsked: true, KindConfirmed: true,
 	KindRejected: true, KindUndone: true, KindContracted: true, KindContractRefused: true,
 	KindSucceeded: true, KindRolledBack: true, KindFailed: true, KindDeferred: true,

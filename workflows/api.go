@@ -247,7 +247,9 @@ type Status struct {
 	NotifyError       string       `json:"notifyError,omitempty"` // the last notification that failed for good
 	Error             string       `json:"error,omitempty"`
 	Fleet             *fleet.State `json:"fleet,omitempty"`
-	Run               int          `json:"run"` // how many times the release continued as new
+	// Servers are the fixed servers of an in-place release, in the spec's order.
+	Servers []ServerStatus `json:"servers,omitempty"`
+	Run     int            `json:"run"` // how many times the release continued as new
 
 	// CanaryWeight is the canary's share of requests (percent) while traffic steps
 	// set it, and TrafficStep which step of TrafficSteps it is (1-based); zero otherwise.

@@ -75,6 +75,9 @@ func (r *release) registerHandlers(ctx workflow.Context) error {
 		func() (receiver, error) {
 			return register(ctx, r.refused, message[ActorRequest]{UpdateFinalize, r.validateFinalize, r.onFinalize})
 		},
+		func() (receiver, error) {
+			return register(ctx, r.refused, message[RevertRequest]{UpdateRevert, r.validateRevert, r.onRevert})
+		},
 	}, r.clockHandlers(ctx)...) {
 		recv, err := add()
 		if err != nil {

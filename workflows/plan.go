@@ -86,6 +86,9 @@ func (p Plan) Steps(spec schemas.Spec, version, oldVersion string) []string {
 	if oldVersion == "" {
 		oldVersion = "(none)"
 	}
+	if spec.InPlace() {
+		return inPlaceSteps(spec, version, oldVersion)
+	}
 	var s []string
 	s = append(s, fmt.Sprintf("plan: %s/%s %s -> %s on %s, %d old instance(s) serving, %d wanted",
 		spec.Service, spec.Environment, oldVersion, version, spec.Target.Provider, p.Old, p.Desired))

@@ -53,6 +53,11 @@ type release struct {
 	resumePhase Phase
 	// deadlineHit says why decideBy rolled the release back.
 	deadlineHit string
+	// In place: a server move is under way (one at a time), the server a revert is
+	// taking back, and why an operator's revert stopped the release.
+	moving    bool
+	reverting string
+	stop      string
 }
 
 // ReleaseWorkflow releases in.Version of in.Spec: canary, soak, approval, promote,
@@ -121,7 +126,7 @@ func ReleaseWorkflow(ctx workflow.Context, in ReleaseInput) (Status, error) {
 	rctx, _ := workflow.NewDisconnectedContext(ctx)
 	reason := r.reasonFor(err)
 	r.canaryOff(rctx)
-	if !r.spec.Rollback.Automatic && r.abort == nil {
+	if !r.spec.Rollback.Automatic && r.abort == nil && r.stop == "" {
 		r.st.Status.Error = reason + " (halted: abort to roll back)"
 		r.event(rctx, timeline.KindHalted, "", reason+"; rollback.automatic is false: abort to roll back")
 		_ = workflow.Await(rctx, func() bool { return r.abort != nil })
@@ -168,6 +173,9 @@ func (r *release) reasonFor(err error) string {
 		}
 		return msg
 	}
+	if r.stop != "" {
+		return r.stop
+	}
 	var rb *rollbackError
 	if errors.As(err, &rb) {
 		return rb.reason
@@ -181,6 +189,9 @@ func (r *release) reasonFor(err error) string {
 
 // run walks the phases. A resumed run (after continue-as-new) picks up the soak.
 func (r *release) run(ctx workflow.Context) error {
+	if r.spec.InPlace() {
+		return r.runInPlace(ctx)
+	}
 	if r.st.Status.Phase != PhaseSoaking {
 		if err := r.plan(ctx); err != nil {
 			return err
@@ -236,7 +247,7 @@ func (r *release) finish(ctx workflow.Context, p Phase, errMsg string) {
 
 // continueAsNew ends this run once no update handler is mid-flight, carrying the state.
 func (r *release) continueAsNew(ctx workflow.Context) error {
-	if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
+	if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) && r.reverting == "" }); err != nil {
 		return err
 	}
 	r.drainSignals(ctx)

@@ -12,6 +12,9 @@ import (
 // rollback returns the fleet to the old version: old instances take traffic again (new
 // ones launched where old ones are gone), then the new instances drain and terminate.
 func (r *release) rollback(ctx workflow.Context, reason string) error {
+	if r.spec.InPlace() {
+		return r.rollbackInPlace(ctx, reason)
+	}
 	r.setPhase(ctx, PhaseRollingBack)
 	r.st.Status.PendingApproval = nil
 	r.event(ctx, timeline.KindRollback, "", reason)

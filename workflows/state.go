@@ -25,6 +25,11 @@ type ReleaseState struct {
 	// Weighted says the balancer shares traffic by the weights the release set, not by
 	// instance count: they must be cleared on the way out.
 	Weighted bool `json:"weighted,omitempty"`
+	// Touched lists the servers of an in-place release in the order they were taken out
+	// for the new version: the rollback walks it backwards.
+	Touched []string `json:"touched,omitempty"`
+	// Reverted lists the servers an operator sent back to the previous version.
+	Reverted []string `json:"reverted,omitempty"`
 	// Starter is whose key signed the start, if it was signed: four-eyes compares keys.
 	Starter signing.Verified `json:"starter,omitempty"`
 }

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -27,6 +28,8 @@ target:
       - {name: web1, address: "10.0.0.1:8080", vars: {host: web1.example.com}}
       - {name: web2}
       - {name: web3}
+deploy:
+  command: [deploy-board, "{{.Server}}", "{{.Version}}"]
 `
 
 func TestSpecOfFixedServersBuildsAFleet(t *testing.T) {
@@ -78,10 +81,17 @@ func TestOnpremGuideSpecIsValid(t *testing.T) {
 	b, err := os.ReadFile(filepath.Join("..", "..", "docs", "onprem.md"))
 	require.NoError(t, err)
 	blocks := regexp.MustCompile("(?s)```yaml\n(.*?)```").FindAllStringSubmatch(string(b), -1)
-	require.Len(t, blocks, 1)
+	require.Len(t, blocks, 3, "the spec, then the Ansible and ssh deploy commands")
 	spec, err := schemas.Parse([]byte(blocks[0][1]))
 	require.NoError(t, err, "docs/onprem.md example:\n%s", blocks[0][1])
 	_, err = haproxy.Factory(spec.Target)
 	require.NoError(t, err)
 	require.Len(t, spec.Target.HAProxy.Servers, 4)
+	// Each deploy command of the guide, in place of the spec's own.
+	head, _, ok := strings.Cut(blocks[0][1], "\ndeploy:")
+	require.True(t, ok, "the guide's spec has a deploy")
+	for _, block := range blocks[1:] {
+		_, err := schemas.Parse([]byte(head + "\n" + block[1]))
+		require.NoError(t, err, "docs/onprem.md deploy:\n%s", block[1])
+	}
 }

@@ -128,6 +128,7 @@ file); --address and --namespace override it.
 		a.updateCommand(updatePause),
 		a.updateCommand(updateResume),
 		a.updateCommand(updatePromote),
+		a.revertCommand(),
 		a.signCommand(),
 		a.statusCommand(),
 		a.listCommand(),

@@ -251,6 +251,13 @@ func RenderStatus(st workflows.Status, now time.Time) string {
 		}
 		w("traffic  %s", line)
 	}
+	for i, srv := range st.Servers { // in place: each fixed server
+		label := "servers"
+		if i > 0 {
+			label = ""
+		}
+		w("%-8s %-12s %-10s %s", label, srv.Name, orDefault(srv.Version, "(unknown)"), srv.State)
+	}
 	if !st.Phase.Terminal() && (st.SoakRemaining > 0 || st.Phase == workflows.PhaseSoaking) {
 		line := fmt.Sprintf("soak     %s left", st.SoakRemaining.Round(time.Second))
 		if !st.SoakEndsAt.IsZero() && !st.Paused {

@@ -204,6 +204,10 @@ type World struct {
 	leaks      []string
 	// sentry stands in for Sentry when the spec's analysis asks it (sentry.go).
 	sentry *sentrytest.Server
+	// serving, when set, counts what serves instead of the local cloud (on premises).
+	serving func(context.Context) (map[string]int, error)
+	// noCloud: this world runs no local cloud, whose instances Stop would ask for.
+	noCloud bool
 }
 
 // Start brings the world up: it wipes the work dir, starts the services and seeds the
@@ -507,6 +511,9 @@ func versionShare(prev, now *loadgen.Report) string {
 
 // Serving counts healthy attached instances per version.
 func (w *World) Serving(ctx context.Context) (map[string]int, error) {
+	if w.serving != nil {
+		return w.serving(ctx)
+	}
 	st, err := w.Fleet().Describe(ctx)
 	if err != nil {
 		return nil, err
@@ -602,6 +609,9 @@ func (w *World) leaked() []string {
 // that leaks can be checked once everything says it has stopped.
 func (w *World) stopAll() {
 	for _, api := range append([]string{w.opts.CloudAPI}, w.moreClouds...) {
+		if w.noCloud {
+			break
+		}
 		if st, err := instancePIDs(api); err == nil {
 			w.pids = append(w.pids, st...)
 		}

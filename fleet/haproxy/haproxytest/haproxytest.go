@@ -140,9 +140,28 @@ backend {{.Backend}}
 // its Runtime API answers. Cleanup stops every process it started.
 func Start(tb testing.TB, cfg Config) *HAProxy {
 	tb.Helper()
-	bin, err := Binary()
+	h, err := Run(cfg)
 	if err != nil {
 		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		if err := h.stopAll(); err != nil {
+			tb.Error(err)
+		}
+		if tb.Failed() {
+			tb.Logf("haproxy log:\n%s", h.Log())
+		}
+		_ = os.RemoveAll(h.dir)
+	})
+	return h
+}
+
+// Run is Start for programs that are not tests (a benchmark, the demo): Close stops
+// every process it started and removes its files.
+func Run(cfg Config) (*HAProxy, error) {
+	bin, err := Binary()
+	if err != nil {
+		return nil, err
 	}
 	if cfg.Backend == "" {
 		cfg.Backend = "web"
@@ -162,11 +181,12 @@ func Start(tb testing.TB, cfg Config) *HAProxy {
 	// Unix socket paths are limited to about 100 bytes: t.TempDir's can be longer.
 	dir, err := os.MkdirTemp("", "haproxytest-")
 	if err != nil {
-		tb.Fatal(err)
+		return nil, err
 	}
 	port, err := FreePort()
 	if err != nil {
-		tb.Fatal(err)
+		_ = os.RemoveAll(dir)
+		return nil, err
 	}
 	h := &HAProxy{
 		Socket:    filepath.Join(dir, "admin.sock"),
@@ -189,23 +209,24 @@ func Start(tb testing.TB, cfg Config) *HAProxy {
 		"Inter":   fmt.Sprintf("%dms", cfg.CheckInterval.Milliseconds()),
 		"Balance": cfg.Balance, "Level": cfg.Level, "Cookie": cfg.Cookie,
 	})
+	if err == nil {
+		err = os.WriteFile(h.config, []byte(b.String()), 0o644)
+	}
+	if err == nil {
+		err = h.start()
+	}
 	if err != nil {
-		tb.Fatal(err)
+		_ = h.Close()
+		return nil, err
 	}
-	if err := os.WriteFile(h.config, []byte(b.String()), 0o644); err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() {
-		h.stopAll(tb)
-		if tb.Failed() {
-			tb.Logf("haproxy log:\n%s", h.Log())
-		}
-		_ = os.RemoveAll(dir)
-	})
-	if err := h.start(); err != nil {
-		tb.Fatal(err)
-	}
-	return h
+	return h, nil
+}
+
+// Close stops every HAProxy process Run started and removes its files.
+func (h *HAProxy) Close() error {
+	err := h.stopAll()
+	_ = os.RemoveAll(h.dir)
+	return err
 }
 
 // Config is the configuration file HAProxy runs.
@@ -412,17 +433,20 @@ func (h *HAProxy) StartAgain(tb testing.TB) {
 // Stop stops every process at once (SIGTERM: a hard stop) and waits for them.
 func (h *HAProxy) Stop(tb testing.TB) {
 	tb.Helper()
-	h.stopAll(tb)
+	if err := h.stopAll(); err != nil {
+		tb.Error(err)
+	}
 }
 
-func (h *HAProxy) stopAll(tb testing.TB) {
+func (h *HAProxy) stopAll() error {
 	h.mu.Lock()
 	all := h.all
 	workers := h.workers
 	h.mu.Unlock()
+	var errs []error
 	for _, p := range all {
 		if err := stop(p, syscall.SIGTERM); err != nil {
-			tb.Errorf("haproxy pid %d: %v", p.cmd.Process.Pid, err)
+			errs = append(errs, fmt.Errorf("haproxy pid %d: %v", p.cmd.Process.Pid, err))
 		}
 	}
 	// A master stops its workers; check that none outlived it.
@@ -431,12 +455,13 @@ func (h *HAProxy) stopAll(tb testing.TB) {
 		for !errors.Is(syscall.Kill(pid, 0), syscall.ESRCH) {
 			if time.Now().After(deadline) {
 				_ = syscall.Kill(pid, syscall.SIGKILL)
-				tb.Errorf("haproxy worker %d outlived its master", pid)
+				errs = append(errs, fmt.Errorf("haproxy worker %d outlived its master", pid))
 				break
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
 	}
+	return errors.Join(errs...)
 }
 
 // stop signals p and waits for it to end, killing it after 10s; an error if it then

@@ -28,6 +28,7 @@ func main() {
 		ws        = flag.Int("ws-clients", 8, "WebSocket clients")
 		change    = flag.String("change", "", "run a change of two services instead: night (make demo-change), bad (make demo-change-bad) or late (make demo-change-late: the landing tests never confirm, decideBy rolls back)")
 		confirm   = flag.Duration("confirm-after", 5*time.Second, "with --change: how long the landing confirmation waits for you")
+		lb        = flag.String("lb", "", "haproxy: fixed servers behind a real HAProxy, upgraded in place (make demo LB=haproxy)")
 	)
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -47,7 +48,15 @@ func main() {
 		opts.Spec = filepath.Join(opts.Root, demo.TrafficSpec)
 	}
 	opts.Releases, opts.ApproveAfter, opts.Rate, opts.WSClients = strings.Split(*releases, ","), *approve, *rate, *ws
-	sum, err := demo.Run(ctx, opts)
+	run := demo.Run
+	switch *lb {
+	case "":
+	case "haproxy":
+		run = demo.RunOnPrem
+	default:
+		fail(fmt.Errorf("--lb %q: the only other load balancer is haproxy", *lb))
+	}
+	sum, err := run(ctx, opts)
 	if ctx.Err() != nil {
 		// Ctrl-C: Run has already stopped everything it started and printed the summary.
 		fmt.Println("interrupted: everything the demo started has stopped")
