@@ -35,7 +35,7 @@ func TestAnalysisDocExamples(t *testing.T) {
 		}
 		specs++
 	}
-	require.Equal(t, 3, specs)
+	require.Equal(t, 4, specs)
 
 	// The list of demo service queries: one per line, a comment after it.
 	block := regexp.MustCompile("(?s)Examples for the demo service.*?```\n(.*?)```").FindStringSubmatch(doc)
