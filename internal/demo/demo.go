@@ -22,6 +22,7 @@ import (
 
 	"github.com/zerodown/zerodown/fleet"
 	"github.com/zerodown/zerodown/fleet/local"
+	"github.com/zerodown/zerodown/internal/inplaceworld"
 	"github.com/zerodown/zerodown/internal/loadgen"
 	"github.com/zerodown/zerodown/internal/localcloud"
 	"github.com/zerodown/zerodown/internal/localcloud/api"
@@ -208,6 +209,8 @@ type World struct {
 	serving func(context.Context) (map[string]int, error)
 	// noCloud: this world runs no local cloud, whose instances Stop would ask for.
 	noCloud bool
+	// onprem is the fixed servers behind HAProxy of an on-premises world (onprem.go).
+	onprem *inplaceworld.World
 }
 
 // Start brings the world up: it wipes the work dir, starts the services and seeds the
@@ -625,6 +628,9 @@ func (w *World) stopAll() {
 	w.releaseSockets()
 	if w.sentry != nil {
 		_ = w.sentry.Close()
+	}
+	if err := w.closeOnPrem(); err != nil {
+		w.Say("stopping the on-premises servers: %v", err)
 	}
 }
 

@@ -18,56 +18,47 @@ import (
 	"github.com/zerodown/zerodown/schemas"
 )
 
-// RunOnPrem runs the demo with HAProxy in front of fixed servers: a Temporal dev server,
-// a worker serving the haproxy provider, the servers (inplaceworld: each a demo service
-// process, a supervisor the deploy command asks to restart one on a version), the load
-// through HAProxy, and the releases, each upgrading the servers in place. The canary's
-// analysis, approval and hooks are the demo spec's.
-func RunOnPrem(ctx context.Context, opts Options) (sum *Summary, err error) {
+// StartOnPrem brings the on-premises world up: the servers behind HAProxy and, unless
+// opts.CloudOnly (the naive benchmark, which upgrades by hand), a Temporal dev server and
+// a worker serving the haproxy provider. The World is returned even on error: Stop it
+// either way; OnPrem gives its servers.
+func StartOnPrem(ctx context.Context, opts Options) (w *World, err error) {
 	opts.defaults()
-	sum = &Summary{}
-	w := &World{opts: opts, out: opts.Out, noCloud: true}
-	var iw *inplaceworld.World
-	defer func() {
-		if iw != nil {
-			if cerr := iw.Close(); cerr != nil && err == nil {
-				err = cerr
-			}
-		}
-		sum.Leaked = w.Stop()
-		if len(sum.Leaked) > 0 && err == nil {
-			err = fmt.Errorf("processes left running: %v", sum.Leaked)
-		}
-	}()
+	w = &World{opts: opts, out: opts.Out, noCloud: true}
 	if err := os.RemoveAll(opts.WorkDir); err != nil {
-		return sum, err
+		return w, err
 	}
 	if err := os.MkdirAll(opts.WorkDir, 0o755); err != nil {
-		return sum, err
+		return w, err
 	}
 	demoSpec, err := schemas.Load(opts.Spec)
 	if err != nil {
-		return sum, err
+		return w, err
 	}
-	if err := w.startTemporal(ctx); err != nil {
-		return sum, err
+	if !opts.CloudOnly {
+		if err := w.startTemporal(ctx); err != nil {
+			return w, err
+		}
 	}
-	if _, err := w.start("worker", w.bin("zerodown-worker"), "--providers", schemas.ProviderHAProxy,
-		"--metrics", "127.0.0.1:0", "--log-level", "warn"); err != nil {
-		return sum, err
+	if !opts.CloudOnly {
+		if _, err := w.start("worker", w.bin("zerodown-worker"), "--providers", schemas.ProviderHAProxy,
+			"--metrics", "127.0.0.1:0", "--log-level", "warn"); err != nil {
+			return w, err
+		}
+		w.Say("worker started for the haproxy provider (log: %s)", w.logPath("worker"))
 	}
-	w.Say("worker started for the haproxy provider (log: %s)", w.logPath("worker"))
 	n := opts.Instances
 	if n == 0 {
 		n = 4
 	}
-	iw, err = inplaceworld.New(inplaceworld.Config{
-		Servers: n, Version: opts.Seed, Args: []string{"--log-level", "warn"},
+	iw, err := inplaceworld.New(inplaceworld.Config{
+		Servers: n, Version: opts.Seed, Args: append([]string{"--log-level", "warn"}, opts.InstanceArgs...),
 		BinFor: func(v string) string { return filepath.Join(opts.BinDir, "releases", v, "demoapp") },
 	})
 	if err != nil {
-		return sum, err
+		return w, err
 	}
+	w.onprem = iw
 	w.Say("HAProxy at %s in front of %d fixed servers on %s (Runtime API %s)", iw.HAProxy.URL, n, opts.Seed, iw.HAProxy.Socket)
 
 	spec := iw.Spec(demoSpec.Environment, demoSpec.Canary.Soak.D())
@@ -77,15 +68,15 @@ func RunOnPrem(ctx context.Context, opts Options) (sum *Summary, err error) {
 	spec.Promote.PauseBetweenBatches = demoSpec.Promote.PauseBetweenBatches
 	schemas.Defaults(&spec)
 	if err := schemas.Validate(&spec); err != nil {
-		return sum, fmt.Errorf("the on-premises demo spec: %w", err)
+		return w, fmt.Errorf("the on-premises demo spec: %w", err)
 	}
 	b, err := json.MarshalIndent(spec, "", "  ")
 	if err != nil {
-		return sum, err
+		return w, err
 	}
 	w.spec, w.specPath = &spec, filepath.Join(opts.WorkDir, "release.json")
 	if err := os.WriteFile(w.specPath, b, 0o644); err != nil {
-		return sum, err
+		return w, err
 	}
 	w.serving = func(ctx context.Context) (map[string]int, error) {
 		f, err := haproxy.New(spec.Target.HAProxy, nil)
@@ -105,7 +96,27 @@ func RunOnPrem(ctx context.Context, opts Options) (sum *Summary, err error) {
 		return m, nil
 	}
 	w.opts.LB = iw.HAProxy.URL[len("http://"):]
+	return w, nil
+}
 
+// RunOnPrem runs the demo with HAProxy in front of fixed servers: a Temporal dev server,
+// a worker serving the haproxy provider, the servers (inplaceworld: each a demo service
+// process, a supervisor the deploy command asks to restart one on a version), the load
+// through HAProxy, and the releases, each upgrading the servers in place. The canary's
+// analysis, approval and hooks are the demo spec's.
+func RunOnPrem(ctx context.Context, opts Options) (sum *Summary, err error) {
+	sum = &Summary{}
+	w, err := StartOnPrem(ctx, opts)
+	defer func() {
+		sum.Leaked = w.Stop()
+		if len(sum.Leaked) > 0 && err == nil {
+			err = fmt.Errorf("processes left running: %v", sum.Leaked)
+		}
+	}()
+	if err != nil {
+		return sum, err
+	}
+	iw, opts := w.onprem, w.opts
 	gen, err := w.NewLoad()
 	if err != nil {
 		return sum, err
@@ -133,4 +144,17 @@ func RunOnPrem(ctx context.Context, opts Options) (sum *Summary, err error) {
 	sum.Load = gen.Stop()
 	w.printSummary(sum)
 	return sum, runErr
+}
+
+// OnPrem is the on-premises world's servers, nil for a world on the local cloud.
+func (w *World) OnPrem() *inplaceworld.World { return w.onprem }
+
+// closeOnPrem stops the servers and HAProxy of an on-premises world (Stop calls it).
+func (w *World) closeOnPrem() error {
+	if w.onprem == nil {
+		return nil
+	}
+	err := w.onprem.Close()
+	w.onprem = nil
+	return err
 }

@@ -32,6 +32,13 @@ const (
 	// Naive replaces one instance after the other: terminate it (SIGTERM), launch the
 	// new version, attach it. No detach first, no draining, no session migration.
 	Naive Mode = "naive"
+	// InPlace upgrades fixed servers behind a real HAProxy where they stand, through a
+	// zerodown in-place release: per server drain, session migration, wait drained,
+	// maintenance, deploy, HAProxy's checks, ready; the first server is the canary.
+	InPlace Mode = "inplace"
+	// InPlaceNaive upgrades the same servers by hand, one after the other: stop the
+	// process, start the new version where it stood. HAProxy learns of it from its checks.
+	InPlaceNaive Mode = "inplace-naive"
 )
 
 // Config describes a comparison. Zero fields take the defaults of the full benchmark.
@@ -184,14 +191,14 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 
 func runMode(ctx context.Context, cfg Config, mode Mode) (col Column, err error) {
 	col.Mode = mode
-	if mode != Zerodown && mode != Naive {
-		return col, fmt.Errorf("unknown mode %q (zerodown or naive)", mode)
+	if mode != Zerodown && mode != Naive && mode != InPlace && mode != InPlaceNaive {
+		return col, fmt.Errorf("unknown mode %q (zerodown, naive, inplace or inplace-naive)", mode)
 	}
 	opts := demo.Options{
 		Root: cfg.Root, BinDir: cfg.BinDir, WorkDir: filepath.Join(cfg.WorkDir, string(mode)), Spec: cfg.Spec,
 		Temporal: cfg.Temporal, TemporalCLI: cfg.TemporalCLI,
 		Seed: cfg.From, Instances: cfg.Instances, Rate: cfg.Rate, WSClients: cfg.WSClients,
-		CloudOnly: mode == Naive, Out: cfg.Out,
+		CloudOnly: mode == Naive || mode == InPlaceNaive, Out: cfg.Out,
 	}
 	if !cfg.ServiceMigrates {
 		opts.InstanceArgs = []string{"--migrate-on-sigterm=false"}
@@ -206,7 +213,7 @@ func runMode(ctx context.Context, cfg Config, mode Mode) (col Column, err error)
 	if opts.LB, err = demo.FreeAddr(); err != nil {
 		return col, err
 	}
-	if mode == Zerodown && cfg.Temporal == "" {
+	if (mode == Zerodown || mode == InPlace) && cfg.Temporal == "" {
 		if opts.TemporalPort, err = demo.FreePort(); err != nil {
 			return col, err
 		}
@@ -215,7 +222,11 @@ func runMode(ctx context.Context, cfg Config, mode Mode) (col Column, err error)
 		}
 	}
 
-	w, err := demo.Start(ctx, opts)
+	start := demo.Start
+	if mode == InPlace || mode == InPlaceNaive {
+		start = demo.StartOnPrem
+	}
+	w, err := start(ctx, opts)
 	defer func() {
 		col.Leaked = w.Stop()
 		if len(col.Leaked) > 0 && err == nil {
@@ -249,23 +260,27 @@ func runMode(ctx context.Context, cfg Config, mode Mode) (col Column, err error)
 	}
 
 	gen.Mark("release-start")
-	start := time.Now()
+	began := time.Now()
 	switch mode {
-	case Zerodown:
+	case Zerodown, InPlace:
 		var r demo.Result
 		r, err = w.Release(ctx, cfg.To)
 		col.Outcome = string(r.Phase)
 		if err == nil && r.Phase != workflows.PhaseSucceeded {
 			err = fmt.Errorf("the release ended %s (exit %d): %s", r.Phase, r.ExitCode, r.Error)
 		}
-	case Naive:
-		err = naiveRelease(ctx, w, cfg.To)
+	case Naive, InPlaceNaive:
+		if mode == Naive {
+			err = naiveRelease(ctx, w, cfg.To)
+		} else {
+			err = naiveInPlace(w, cfg.To)
+		}
 		col.Outcome = "done"
 		if err != nil {
 			col.Outcome = "failed"
 		}
 	}
-	col.Release = time.Since(start)
+	col.Release = time.Since(began)
 	gen.Mark("release-end")
 	if err != nil {
 		return col, err
