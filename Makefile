@@ -9,7 +9,7 @@ TEMPORAL_SERVER_VERSION := 1.29.1
 export TEMPORAL_CLI ?= $(GOBIN)/temporal
 BIN := bin
 
-.PHONY: all build test test-short fuzz lint temporal-cli prometheus haproxy ssh-keygen record-histories demo demo-bad demo-bad-sentry demo-traffic demo-traffic-bad bench-reaction bench-zerodowntime bench-chaos bench-scale clean
+.PHONY: all build test test-short fuzz lint temporal-cli prometheus haproxy ssh-keygen curl record-histories demo demo-bad demo-bad-sentry demo-traffic demo-traffic-bad bench-reaction bench-zerodowntime bench-chaos bench-scale clean
 
 all: build
 
@@ -55,11 +55,24 @@ haproxy:
 		echo "haproxy is missing and there is no apt-get: install HAProxy 2.6 or later, or set HAPROXY to its binary"; exit 1; \
 	fi
 
+# The in-place release tests and the on-premises demo deploy through curl (the deploy
+# command of their servers asks the test's supervisor to restart a server on a version).
+curl:
+	@if command -v curl >/dev/null 2>&1; then \
+		echo "curl at $$(command -v curl)"; \
+	elif command -v apt-get >/dev/null 2>&1; then \
+		echo "installing curl from Debian (the in-place deploy command of the tests runs it)..."; \
+		SUDO=$$([ "$$(id -u)" = 0 ] || command -v sudo); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends curl; \
+	else \
+		echo "curl is missing and there is no apt-get: install curl"; exit 1; \
+	fi
+
 # The demo: a Temporal dev server (UI at http://localhost:8233), the local cloud, the worker,
 # 4 x v1 of the demo service under load, and a release to v2 with live progress. Ctrl-C
 # stops everything it started.
 # LB=haproxy: fixed servers behind a real HAProxy, upgraded in place (docs/onprem.md).
-demo: temporal-cli $(if $(filter haproxy,$(LB)),haproxy)
+demo: temporal-cli $(if $(filter haproxy,$(LB)),haproxy curl)
 	$(GO) run ./internal/demo/cmd/zerodown-demo $(if $(LB),--lb $(LB))
 
 # The same with a bad build (v3): its canary goes unhealthy while it soaks, and the
@@ -96,7 +109,7 @@ ssh-keygen:
 
 # Every test: unit, workflow (time skipping), replay, and integration against a real
 # Temporal dev server, the local cloud, the demo service, Prometheus and HAProxy.
-test: temporal-cli prometheus haproxy ssh-keygen
+test: temporal-cli prometheus haproxy ssh-keygen curl
 	$(GO) test -count=1 -timeout 30m ./...
 
 # Unit and workflow tests only, no servers.
