@@ -1,7 +1,6 @@
 package demo_test
 
 import (
-	"context"
 	"database/sql"
 	"os"
 	"path/filepath"
@@ -31,17 +30,9 @@ func openStore(t *testing.T, path string) *sql.DB {
 }
 
 func TestChangeEndToEnd(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts the dev server, two local clouds and the demo service")
-	}
-	root, err := filepath.Abs(filepath.Join("..", ".."))
-	require.NoError(t, err)
-	ctx, cancel := context.WithTimeout(context.Background(), 11*time.Minute)
-	defer cancel()
-	bin := t.TempDir()
-	require.NoError(t, demo.Build(ctx, root, bin))
+	d := newDemoTest(t, 11*time.Minute)
+	ctx, root, bin, srv := d.ctx, d.root, d.bin, d.srv
 	require.NoError(t, demo.BuildChange(ctx, root, bin))
-	srv := testharness.StartServer(t)
 
 	run := func(t *testing.T, work string, set func(*demo.ChangeOptions)) *demo.ChangeSummary {
 		out := &testharness.SyncBuffer{}

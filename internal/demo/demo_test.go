@@ -1,9 +1,7 @@
 package demo_test
 
 import (
-	"context"
 	"net"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -18,24 +16,9 @@ import (
 // through the zerodown CLI: a release to v2 under load succeeds with nothing lost, then
 // the bad v3 rolls back on its own and v2 keeps serving; nothing is left running.
 func TestDemoEndToEnd(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts the dev server, the local cloud and the demo service")
-	}
-	root, err := filepath.Abs(filepath.Join("..", ".."))
-	require.NoError(t, err)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	bin := t.TempDir()
-	require.NoError(t, demo.Build(ctx, root, bin))
-	srv := testharness.StartServer(t)
-
+	d := newDemoTest(t, 5*time.Minute)
 	out := &testharness.SyncBuffer{}
-	sum, err := demo.Run(ctx, demo.Options{
-		Root: root, BinDir: bin, WorkDir: t.TempDir(),
-		Temporal: srv.Address, CloudAPI: freeAddr(t), LB: freeAddr(t),
-		Releases: []string{"v2", "v3"}, ApproveAfter: time.Second,
-		Rate: 40, WSClients: 4, Out: out,
-	})
+	sum, err := demo.Run(d.ctx, d.options(t, out))
 	t.Log("demo output:\n" + out.String())
 	require.NoError(t, err)
 	require.Len(t, sum.Releases, 2)

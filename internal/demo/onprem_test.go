@@ -3,8 +3,6 @@
 package demo_test
 
 import (
-	"context"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -19,23 +17,11 @@ import (
 // v2 is upgraded in place on four fixed servers behind a real HAProxy under load with
 // nothing lost, then the bad v3's canary fails its analysis and goes back to v2.
 func TestDemoOnPremEndToEnd(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts the dev server, HAProxy and the demo service")
-	}
-	root, err := filepath.Abs(filepath.Join("..", ".."))
-	require.NoError(t, err)
-	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
-	defer cancel()
-	bin := t.TempDir()
-	require.NoError(t, demo.Build(ctx, root, bin))
-	srv := testharness.StartServer(t)
-
+	d := newDemoTest(t, 6*time.Minute)
 	out := &testharness.SyncBuffer{}
-	sum, err := demo.RunOnPrem(ctx, demo.Options{
-		Root: root, BinDir: bin, WorkDir: t.TempDir(), Temporal: srv.Address,
-		Releases: []string{"v2", "v3"}, ApproveAfter: time.Second,
-		Rate: 40, WSClients: 4, Out: out,
-	})
+	opts := d.options(t, out)
+	opts.CloudAPI, opts.LB = "", ""
+	sum, err := demo.RunOnPrem(d.ctx, opts)
 	t.Log("demo output:\n" + out.String())
 	require.NoError(t, err)
 	require.Len(t, sum.Releases, 2)

@@ -26,8 +26,7 @@ func TestLocalCloudRestartsUnderLoad(t *testing.T) {
 	require.NoError(t, err)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	bin := t.TempDir()
-	require.NoError(t, demo.Build(ctx, root, bin))
+	bin := demoBuilds(ctx, t, root)
 	w, err := demo.Start(ctx, demo.Options{
 		Root: root, BinDir: bin, WorkDir: t.TempDir(), CloudAPI: freeAddr(t), LB: freeAddr(t),
 		CloudOnly: true, Instances: 2, Rate: 50, Out: &testharness.SyncBuffer{},

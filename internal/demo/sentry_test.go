@@ -1,7 +1,6 @@
 package demo_test
 
 import (
-	"context"
 	"path/filepath"
 	"testing"
 	"time"
@@ -18,24 +17,11 @@ import (
 // asks its web API; v2 goes out, and v4, whose bug users never see but Sentry does,
 // rolls back on its own with nobody noticing.
 func TestDemoJudgedBySentry(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts the dev server, the local cloud and the demo service")
-	}
-	root, err := filepath.Abs(filepath.Join("..", ".."))
-	require.NoError(t, err)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	bin := t.TempDir()
-	require.NoError(t, demo.Build(ctx, root, bin))
-	srv := testharness.StartServer(t)
-
+	d := newDemoTest(t, 5*time.Minute)
 	out := &testharness.SyncBuffer{}
-	sum, err := demo.Run(ctx, demo.Options{
-		Root: root, BinDir: bin, WorkDir: t.TempDir(), Spec: filepath.Join(root, demo.SentrySpec),
-		Temporal: srv.Address, CloudAPI: freeAddr(t), LB: freeAddr(t),
-		Releases: []string{"v2", demo.SentryBadVersion}, ApproveAfter: time.Second,
-		Rate: 40, WSClients: 4, Out: out,
-	})
+	opts := d.options(t, out)
+	opts.Spec, opts.Releases = filepath.Join(d.root, demo.SentrySpec), []string{"v2", demo.SentryBadVersion}
+	sum, err := demo.Run(d.ctx, opts)
 	t.Log("demo output:\n" + out.String())
 	require.NoError(t, err)
 	require.Len(t, sum.Releases, 2)

@@ -1,7 +1,6 @@
 package demo_test
 
 import (
-	"context"
 	"path/filepath"
 	"testing"
 	"time"
@@ -18,24 +17,11 @@ import (
 // the asked one within 1 point, then the bad v3 taken back to 0 % and rolled back, with
 // nothing lost by any user.
 func TestDemoTrafficSteps(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts the dev server, the local cloud and the demo service")
-	}
-	root, err := filepath.Abs(filepath.Join("..", ".."))
-	require.NoError(t, err)
-	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
-	defer cancel()
-	bin := t.TempDir()
-	require.NoError(t, demo.Build(ctx, root, bin))
-	srv := testharness.StartServer(t)
-
+	d := newDemoTest(t, 6*time.Minute)
 	out := &testharness.SyncBuffer{}
-	sum, err := demo.Run(ctx, demo.Options{
-		Root: root, BinDir: bin, WorkDir: t.TempDir(), Spec: filepath.Join(root, demo.TrafficSpec),
-		Temporal: srv.Address, CloudAPI: freeAddr(t), LB: freeAddr(t),
-		Releases: []string{"v2", "v3"}, ApproveAfter: time.Second,
-		Rate: 50, WSClients: 4, Out: out,
-	})
+	opts := d.options(t, out)
+	opts.Spec, opts.Rate = filepath.Join(d.root, demo.TrafficSpec), 50
+	sum, err := demo.Run(d.ctx, opts)
 	t.Log("demo output:\n" + out.String())
 	require.NoError(t, err)
 	require.Len(t, sum.Releases, 2)
