@@ -84,6 +84,10 @@ type Event struct {
 	Error    string    `json:"error,omitempty"`
 	// Change is set on the events of a change (see Change); nil on a release's.
 	Change *Change `json:"change,omitempty"`
+	// Waiting says what the release waits for before it changes the fleet (a window, a
+	// freeze, the go/no-go call); DecideBy is its deadline, when it has one.
+	Waiting  string    `json:"waiting,omitempty"`
+	DecideBy time.Time `json:"decideBy,omitempty"`
 }
 
 // Approval describes an open approval gate.

@@ -132,6 +132,9 @@ func (r *release) notifyEvent(ctx workflow.Context, kind timeline.EventKind, by,
 	if kind == timeline.KindStarted {
 		ev.Changelog = r.in.Changelog
 	}
+	if k := s.Clock; k != nil {
+		ev.Waiting, ev.DecideBy = k.Waiting, k.DecideBy
+	}
 	if p := s.PendingApproval; p != nil {
 		ev.Approval = &notify.Approval{Gate: p.Gate, Approvers: r.spec.Canary.Approval.ApproversLabel(), Required: p.Required,
 			ApprovedBy: slices.Clone(p.Approvals), Deadline: p.Deadline, OnTimeout: p.OnTimeout}

@@ -128,6 +128,14 @@ func parentBlocks(e notify.Event) []slackapi.Block {
 	if t := trafficLabel(e.Traffic); t != "" {
 		fields = append(fields, mrkdwn("*Traffic*\n"+t))
 	}
+	if e.Waiting != "" {
+		fields = append(fields, mrkdwn("*Waiting*\n"+escape(e.Waiting)))
+	}
+	if !e.DecideBy.IsZero() && e.Ended.IsZero() {
+		// Slack renders the date in each reader's zone; the time left is as of this post,
+		// and every event redraws it.
+		fields = append(fields, mrkdwn(fmt.Sprintf("*Deadline*\ndecide by %s (%s left)", slackDate(e.DecideBy), max(time.Until(e.DecideBy), 0).Round(time.Minute))))
+	}
 	if !e.Ended.IsZero() && !e.Started.IsZero() {
 		fields = append(fields, mrkdwn("*Took*\n"+e.Ended.Sub(e.Started).Round(time.Second).String()))
 	}
