@@ -13,8 +13,8 @@ import (
 
 	"github.com/zerodown/zerodown/activities"
 	"github.com/zerodown/zerodown/fleet"
-	"github.com/zerodown/zerodown/freeze"
 	"github.com/zerodown/zerodown/fleet/memory"
+	"github.com/zerodown/zerodown/freeze"
 	"github.com/zerodown/zerodown/schemas"
 	"github.com/zerodown/zerodown/timeline"
 	"github.com/zerodown/zerodown/timerules"
