@@ -84,6 +84,9 @@ type Event struct {
 	Error    string    `json:"error,omitempty"`
 	// Change is set on the events of a change (see Change); nil on a release's.
 	Change *Change `json:"change,omitempty"`
+	// Mentions are the people a reminder or an escalation calls on, as the spec names
+	// them (schemas.Remind: Slack user IDs, user group IDs or @handles).
+	Mentions []string `json:"mentions,omitempty"`
 }
 
 // Approval describes an open approval gate.

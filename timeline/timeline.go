@@ -92,6 +92,10 @@ const (
 	KindExtended         EventKind = "extended"           // told
 	KindFreezeOverridden EventKind = "freeze-overridden"  // told
 
+	// People in time: a human step expected soon, and one nobody answered in time.
+	KindReminder  EventKind = "reminder"  // told: mentions the step's people
+	KindEscalated EventKind = "escalated" // told: mentions whom it escalates to
+
 	// Kinds of a change's timeline.
 	KindStepStarted     EventKind = "step-started"      // told
 	KindStepDone        EventKind = "step-done"         // told
@@ -122,6 +126,7 @@ var told = map[EventKind]bool{
 	KindSucceeded: true, KindRolledBack: true, KindFailed: true, KindDeferred: true,
 	KindWaiting: true, KindGoNoGoAsked: true, KindGo: true, KindNoGo: true, KindDeadline: true,
 	KindExtended: true, KindFreezeOverridden: true,
+	KindReminder: true, KindEscalated: true,
 }
 
 // Told reports whether people are told of events of this kind, beside the timeline.
