@@ -1,6 +1,7 @@
 package schemas_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -45,5 +46,35 @@ func TestRemindRefused(t *testing.T) {
 			require.Error(t, err)
 			require.Contains(t, err.Error(), tc.field)
 		})
+	}
+}
+
+func TestConfirmRemind(t *testing.T) {
+	const change = `change: night
+environment: prod
+steps:
+  - { id: before, command: { run: ["true"] } }
+  - id: landing
+    after: [before]
+    confirm:
+      approvers: [client]
+      timeout: 2h
+      remind: %s
+`
+	c, err := schemas.ParseChange(fmt.Appendf(nil, change, `{mention: ["U0CLIENT"], escalateAfter: 30m, escalateTo: ["@lead"], page: true}`), t.TempDir())
+	require.NoError(t, err)
+	r := c.Steps[1].Confirm.Remind
+	require.Equal(t, []string{"U0CLIENT"}, r.Mention)
+	require.Equal(t, 30*time.Minute, r.EscalateAfter.D())
+
+	for remind, field := range map[string]string{
+		`{before: 15m, mention: ["U0CLIENT"]}`:              "steps[1].confirm.remind.before",
+		`{mention: ["everyone"]}`:                           "steps[1].confirm.remind.mention[0]",
+		`{escalateAfter: 2h, escalateTo: ["@lead"]}`:        "steps[1].confirm.remind.escalateAfter",
+		`{escalateAfter: 10m, mention: ["U0CLIENT"]}`:       "steps[1].confirm.remind.escalateAfter",
+		`{mention: ["U0CLIENT"], escalateTo: ["@a", "@a"]}`: "steps[1].confirm.remind.escalateTo",
+	} {
+		_, err := schemas.ParseChange(fmt.Appendf(nil, change, remind), t.TempDir())
+		require.ErrorContains(t, err, field, remind)
 	}
 }
