@@ -2,7 +2,10 @@ package pagerduty_test
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -35,4 +38,20 @@ func TestPageRefusedIsPermanentAndKeepsTheKeyOut(t *testing.T) {
 	require.True(t, notify.IsPermanent(err))
 	require.NotContains(t, err.Error(), "a-wrong-key-secret")
 	require.Empty(t, pd.Events())
+}
+
+// PagerDuty's own failures (5xx, 429) are worth retrying; the retry is safe because the
+// dedup key makes it the same incident.
+func TestPageServerErrorsAreRetryable(t *testing.T) {
+	for status, after := range map[int]time.Duration{http.StatusServiceUnavailable: 0, http.StatusTooManyRequests: 3 * time.Second} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Retry-After", "3")
+			w.WriteHeader(status)
+		}))
+		err := pagerduty.New(srv.URL, "k", nil).Page(context.Background(), notify.Page{DedupKey: "k", Summary: "s", Source: "src", Severity: notify.SeverityInfo})
+		srv.Close()
+		require.Error(t, err)
+		require.False(t, notify.IsPermanent(err), "%d", status)
+		require.Equal(t, after, notify.RetryAfter(err), "%d", status)
+	}
 }
