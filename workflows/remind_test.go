@@ -223,3 +223,14 @@ func TestConfirmStepRemindsWhenItsLastDependencyStartsAndEscalates(t *testing.T)
 	require.Regexp(t, `^change/night/.*/landing/reminder$`, events[0].DedupKey)
 	require.Regexp(t, `^change/night/.*/landing/escalated$`, events[1].DedupKey)
 }
+
+// A worker with no pager does not fail the release: the failed page is in the status.
+func TestPageWithoutAPagerIsRecordedNotFatal(t *testing.T) {
+	h := newHarness(t)
+	h.update(workflows.UpdateApprove, workflows.ApproveRequest{By: "alice"}, time.Hour+15*time.Minute)
+	st, err := h.run(remindSpec())
+	require.NoError(t, err)
+	require.Equal(t, workflows.PhaseSucceeded, st.Phase)
+	require.Contains(t, st.PageError, "no pager: the worker has no ZERODOWN_PAGERDUTY_ROUTING_KEY")
+	require.Len(t, st.Reminders, 1, "the reminder went, without a page")
+}
