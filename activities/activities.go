@@ -40,6 +40,9 @@ type Activities struct {
 	// Freezes reads the freezes of environments; nil knows of none (tests that do not
 	// freeze). The worker reads them from the freeze workflows.
 	Freezes FreezeReader
+	// Pager pages the people on call (PagerDuty); nil pages nobody and says so. It holds
+	// its routing key: nothing the workflow sends carries it.
+	Pager notify.Pager
 }
 
 // New returns Activities serving the given fleets and analyzers (by provider name). The

@@ -88,6 +88,9 @@ type Event struct {
 	// freeze, the go/no-go call); DecideBy is its deadline, when it has one.
 	Waiting  string    `json:"waiting,omitempty"`
 	DecideBy time.Time `json:"decideBy,omitempty"`
+	// Mentions are the people a reminder or an escalation calls on, as the spec names
+	// them (schemas.Remind: Slack user IDs, user group IDs or @handles).
+	Mentions []string `json:"mentions,omitempty"`
 }
 
 // Approval describes an open approval gate.

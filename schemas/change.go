@@ -115,6 +115,8 @@ type ConfirmStep struct {
 	Timeout   Duration            `json:"timeout,omitempty"`
 	// OnTimeout is rollback (the default) or confirm.
 	OnTimeout string `json:"onTimeout,omitempty"`
+	// Remind tells people the step is expected soon and escalates when nobody answers.
+	Remind *Remind `json:"remind,omitempty"`
 }
 
 // What a confirmation's timeout means.

@@ -127,6 +127,10 @@ func changeSemantics(c *ChangeSpec, lines map[string]int, requireEmbedded bool) 
 			}
 		case s.Confirm != nil:
 			checkConfirmPeople(*s.Confirm, stepPath(i)+".confirm", add)
+			checkRemind(s.Confirm.Remind, stepPath(i)+".confirm.remind", s.Confirm.TimeoutOrDefault(), add)
+			if r := s.Confirm.Remind; r != nil && r.Before > 0 {
+				add(stepPath(i)+".confirm.remind.before", "cannot be kept: when a confirm step opens depends on how long its after steps take; its reminder goes when the last of them starts (or when it opens)")
+			}
 		case s.Migration != nil:
 			checkContractAfter(c, i, index, reach, add)
 		}

@@ -69,6 +69,15 @@ func checkSemantics(s *Spec, lines map[string]int) error {
 	checkTraffic(s, add)
 	checkDeploy(s, add)
 	checkApproval(s.Canary.Approval, add)
+	checkRemind(s.Canary.Approval.Remind, "canary.approval.remind", s.Canary.Approval.Timeout.D(), add)
+	if ap := s.Canary.Approval; ap.Remind != nil {
+		switch {
+		case !ap.Required:
+			add("canary.approval.remind", "is set, but canary.approval.required is false: no gate opens to remind of")
+		case ap.Remind.Before > 0 && !ap.HasGate(GateAfterSoak):
+			add("canary.approval.remind.before", "needs the afterSoak gate: only its opening (the soak's end) can be foreseen")
+		}
+	}
 	checkTimeRules(s.Window, s.Deadline, s.GoNoGo, add)
 	checkSigners(s.Canary.Approval, add)
 

@@ -165,6 +165,6 @@ func TestTimeDocExamplesAreValid(t *testing.T) {
 		require.NoError(t, err, "docs/time.md example:\n%s", m[1])
 		require.Empty(t, schemas.Warnings(s), "docs/time.md example:\n%s", m[1])
 	}
-	require.Len(t, blocks, 5)
+	require.Len(t, blocks, 6)
 	require.Equal(t, 1, whole)
 }

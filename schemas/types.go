@@ -301,6 +301,8 @@ type Approval struct {
 	// SignersFile is an allowed_signers file that Load reads into Signers and then clears,
 	// so that a running release never reads files.
 	SignersFile string `json:"signersFile,omitempty"`
+	// Remind tells people a gate opens soon and escalates when nobody answers it.
+	Remind *Remind `json:"remind,omitempty"`
 }
 
 // Signer is a public key that may sign approvals for Name; a Bridge key (the Slack

@@ -96,6 +96,10 @@ const (
 	KindServer   EventKind = "server"   // one server is back in service on a version
 	KindReverted EventKind = "reverted" // told: an operator sent one server back
 
+	// People in time: a human step expected soon, and one nobody answered in time.
+	KindReminder  EventKind = "reminder"  // told: mentions the step's people
+	KindEscalated EventKind = "escalated" // told: mentions whom it escalates to
+
 	// Kinds of a change's timeline.
 	KindStepStarted     EventKind = "step-started"      // told
 	KindStepDone        EventKind = "step-done"         // told
@@ -127,6 +131,7 @@ var told = map[EventKind]bool{
 	KindSucceeded: true, KindRolledBack: true, KindFailed: true, KindDeferred: true,
 	KindWaiting: true, KindGoNoGoAsked: true, KindGo: true, KindNoGo: true, KindDeadline: true,
 	KindExtended: true, KindFreezeOverridden: true,
+	KindReminder: true, KindEscalated: true,
 }
 
 // Told reports whether people are told of events of this kind, beside the timeline.

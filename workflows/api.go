@@ -213,6 +213,10 @@ type PendingApproval struct {
 	Since     time.Time          `json:"since"`
 	Deadline  time.Time          `json:"deadline,omitempty"`
 	OnTimeout string             `json:"onTimeout,omitempty"`
+	// RemindedAt and EscalatedAt say when the gate's reminder and escalation went (see
+	// canary.approval.remind); each goes once.
+	RemindedAt  time.Time `json:"remindedAt,omitempty"`
+	EscalatedAt time.Time `json:"escalatedAt,omitempty"`
 }
 
 // Status is what the status query returns.
@@ -238,15 +242,19 @@ type Status struct {
 	AbortedBy          string           `json:"abortedBy,omitempty"`
 	StartedBy          string           `json:"startedBy,omitempty"`
 	// StartedByVerified is who signed the start: "alice (verified, SHA256:…)".
-	StartedByVerified string       `json:"startedByVerified,omitempty"`
-	Started           time.Time    `json:"started"`
-	Ended             time.Time    `json:"ended,omitempty"`
-	Batch             int          `json:"batch,omitempty"`
-	Batches           int          `json:"batches,omitempty"`
-	Timeline          []Event      `json:"timeline"`
-	NotifyError       string       `json:"notifyError,omitempty"` // the last notification that failed for good
-	Error             string       `json:"error,omitempty"`
-	Fleet             *fleet.State `json:"fleet,omitempty"`
+	StartedByVerified string    `json:"startedByVerified,omitempty"`
+	Started           time.Time `json:"started"`
+	Ended             time.Time `json:"ended,omitempty"`
+	Batch             int       `json:"batch,omitempty"`
+	Batches           int       `json:"batches,omitempty"`
+	Timeline          []Event   `json:"timeline"`
+	NotifyError       string    `json:"notifyError,omitempty"` // the last notification that failed for good
+	// Reminders are the reminders and escalations sent, each once, across runs.
+	Reminders []Reminder `json:"reminders,omitempty"`
+	// PageError is the last page that failed for good; the release goes on.
+	PageError string       `json:"pageError,omitempty"`
+	Error     string       `json:"error,omitempty"`
+	Fleet     *fleet.State `json:"fleet,omitempty"`
 	// Servers are the fixed servers of an in-place release, in the spec's order.
 	Servers []ServerStatus `json:"servers,omitempty"`
 	Run     int            `json:"run"` // how many times the release continued as new

@@ -40,6 +40,8 @@ type change struct {
 	notes      *notifier
 	notify     NotifyState
 	firstRunID string
+	// remindOn: confirm steps remind and escalate as their remind blocks say.
+	remindOn bool
 }
 
 // stepRun is a step while the change runs.
@@ -84,6 +86,7 @@ func ChangeWorkflow(ctx workflow.Context, in ChangeInput) (ChangeStatus, error) 
 		return c.st, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeInvalidInput, nil, c.st)
 	}
 	c.clock = c.newClock(workflow.GetVersion(ctx, ChangeClockRules, workflow.DefaultVersion, 1) >= 1)
+	c.remindOn = workflow.GetVersion(ctx, ChangeRemind, workflow.DefaultVersion, 1) >= 1
 	if err := c.registerHandlers(ctx); err != nil {
 		return ChangeStatus{}, err
 	}
@@ -211,6 +214,7 @@ func (c *change) start(ctx workflow.Context, s *stepRun) {
 	s.cancel, s.running = cancel, true
 	s.st.State, s.st.Started = StepRunning, workflow.Now(ctx)
 	c.event(ctx, timeline.KindStepStarted, "", fmt.Sprintf("%s (%s) started", s.spec.ID, s.st.Kind))
+	c.remindExpected(ctx)
 	workflow.Go(sctx, func(ctx workflow.Context) {
 		err := c.runStep(ctx, s)
 		s.running = false
@@ -316,15 +320,20 @@ func (c *change) event(ctx workflow.Context, kind timeline.EventKind, by, msg st
 
 // eventWith is event with the confirm step a confirm-requested event asks people about.
 func (c *change) eventWith(ctx workflow.Context, kind timeline.EventKind, by string, confirm *notify.Confirm, msg string) {
+	c.record(ctx, kind, by, msg)
+	if kind.Told() {
+		c.tell(ctx, kind, by, msg, confirm)
+	}
+}
+
+// record puts an event on the timeline (and in the log) without telling anyone.
+func (c *change) record(ctx workflow.Context, kind timeline.EventKind, by, msg string) {
 	e := Event{Time: workflow.Now(ctx), Phase: c.st.Phase, Kind: kind, By: by, Message: msg}
 	c.st.Timeline = append(c.st.Timeline, e)
 	if len(c.st.Timeline) > maxTimeline {
 		c.st.Timeline = c.st.Timeline[len(c.st.Timeline)-maxTimeline:]
 	}
 	workflow.GetLogger(ctx).Info(msg, "kind", kind, "by", by)
-	if kind.Told() {
-		c.tell(ctx, kind, by, msg, confirm)
-	}
 }
 
 func orEmpty(prefix, s string) string {

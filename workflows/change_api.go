@@ -82,6 +82,9 @@ type StepStatus struct {
 	Required      int            `json:"required,omitempty"`
 	Deadline      time.Time      `json:"deadline,omitempty"`
 	RejectedBy    string         `json:"rejectedBy,omitempty"`
+	// When a confirm step's reminder and escalation went (confirm.remind); each goes once.
+	RemindedAt  time.Time `json:"remindedAt,omitempty"`
+	EscalatedAt time.Time `json:"escalatedAt,omitempty"`
 	// A migration's contract: pending, done, or why it did not run.
 	Contract string `json:"contract,omitempty"`
 }
@@ -113,6 +116,8 @@ type ChangeStatus struct {
 	Error    string   `json:"error,omitempty"`
 	// NotifyError is the last notification (Slack) that failed for good; the change goes on.
 	NotifyError string `json:"notifyError,omitempty"`
+	// PageError is the last page that failed for good; the change goes on.
+	PageError string `json:"pageError,omitempty"`
 	// Clock is what the clock rules hold the change to: waits, deadline, go/no-go.
 	Clock *ClockStatus `json:"clock,omitempty"`
 }

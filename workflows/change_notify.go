@@ -42,6 +42,12 @@ func (c *change) tell(ctx workflow.Context, kind timeline.EventKind, by, msg str
 	if c.notes == nil {
 		return
 	}
+	c.notes.enqueue(c.toldEvent(ctx, kind, by, msg, confirm))
+}
+
+// toldEvent is one event of the change with a snapshot of its steps; it takes the next
+// Seq, so it must be sent.
+func (c *change) toldEvent(ctx workflow.Context, kind timeline.EventKind, by, msg string, confirm *notify.Confirm) notify.Event {
 	c.notify.Seq++
 	snap := &notify.Change{Name: c.spec.Name, Description: c.spec.Description, Confirm: confirm}
 	for i, s := range c.st.Steps {
@@ -55,12 +61,12 @@ func (c *change) tell(ctx workflow.Context, kind timeline.EventKind, by, msg str
 		}
 		snap.Steps = append(snap.Steps, notify.ChangeStep{ID: s.ID, Kind: s.Kind, State: string(s.State), Detail: detail})
 	}
-	c.notes.enqueue(notify.Event{
+	return notify.Event{
 		ReleaseID: c.st.ChangeID, FirstRunID: c.firstRunID, Seq: c.notify.Seq, Kind: kind,
 		Time: workflow.Now(ctx), Phase: c.st.Phase, By: by, Message: msg,
 		Environment: c.spec.Environment, StartedBy: c.st.StartedBy, Started: c.st.Started, Ended: c.st.Ended,
 		Error: c.st.Error, Change: snap,
-	})
+	}
 }
 
 // redraw redraws the parent message: a step moved without an event people hear of.

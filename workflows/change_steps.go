@@ -139,9 +139,11 @@ func (c *change) confirm(ctx workflow.Context, s *stepRun) error {
 	s.st.Deadline = workflow.Now(ctx).Add(timeout)
 	c.eventWith(ctx, timeline.KindConfirmAsked, "", c.confirmAsked(s), fmt.Sprintf("%s: waiting for %d confirmation(s) from %s (checklist: %v; timeout %s, then %s)",
 		s.spec.ID, s.st.Required, cf.Approval().ApproversLabel(), cf.Checklist, timeout, cf.OnTimeoutOrDefault()))
-	decided, err := workflow.AwaitWithTimeout(ctx, timeout, func() bool {
+	c.remindStep(ctx, s, fmt.Sprintf("%s: waiting for confirmation now", s.spec.ID))
+	escalateAfter := c.escalateAfter(s)
+	decided, err := awaitAnswer(ctx, timeout, escalateAfter, func() bool {
 		return s.rejected != nil || len(s.st.Confirmations) >= s.st.Required
-	})
+	}, func() { c.escalate(ctx, s, escalateAfter) })
 	s.st.Deadline = time.Time{}
 	switch {
 	case err != nil:

@@ -100,14 +100,10 @@ func (r *release) gate(ctx workflow.Context, gate, why string) error {
 		msg = gate + ": " + why + "; " + msg[len(gate)+2:]
 	}
 	r.event(ctx, timeline.KindApprovalRequested, "", msg)
+	r.remindAtOpen(ctx, pending)
 	cond := func() bool { return len(pending.Approvals) >= pending.Required }
-	var err error
-	decided := true
-	if timeout > 0 {
-		decided, err = workflow.AwaitWithTimeout(ctx, timeout, cond)
-	} else {
-		err = workflow.Await(ctx, cond)
-	}
+	escalateAfter := r.escalateAfter()
+	decided, err := awaitAnswer(ctx, timeout, escalateAfter, cond, func() { r.escalate(ctx, gate, escalateAfter) })
 	r.st.Status.PendingApproval = nil
 	if err != nil {
 		return err

@@ -107,6 +107,7 @@ func ReleaseWorkflow(ctx workflow.Context, in ReleaseInput) (Status, error) {
 	if !r.st.Status.Clock.DecideBy.IsZero() {
 		r.watchDeadline(ctx) // a run continued as new watches on
 	}
+	r.watchSoakReminder(ctx)
 	err := r.run(phaseCtx)
 	if errors.Is(err, errContinueAsNew) {
 		return Status{}, r.continueAsNew(ctx)

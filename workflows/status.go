@@ -79,13 +79,18 @@ func (r *release) upsertSearchAttributes(ctx workflow.Context) {
 }
 
 func (r *release) event(ctx workflow.Context, kind timeline.EventKind, by, msg string) {
+	r.record(ctx, kind, by, msg)
+	r.notes.onEvent(ctx, kind, by, msg)
+}
+
+// record puts an event on the timeline (and in the log) without telling anyone.
+func (r *release) record(ctx workflow.Context, kind timeline.EventKind, by, msg string) {
 	e := Event{Time: workflow.Now(ctx), Phase: r.st.Status.Phase, Kind: kind, By: by, Message: msg}
 	r.st.Status.Timeline = append(r.st.Status.Timeline, e)
 	if len(r.st.Status.Timeline) > maxTimeline {
 		r.st.Status.Timeline = r.st.Status.Timeline[len(r.st.Status.Timeline)-maxTimeline:]
 	}
 	workflow.GetLogger(ctx).Info(msg, "kind", kind, "by", by)
-	r.notes.onEvent(ctx, kind, by, msg)
 }
 
 func orNone(s string) string {

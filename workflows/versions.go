@@ -43,6 +43,11 @@ const ChangeClockRules = "clock-rules"
 // releases post in their own threads.
 const ChangeChangeNotify = "change-notify"
 
+// ChangeRemind is the change ID of reminders and escalations of human steps (a gate's
+// canary.approval.remind, a confirm step's remind); ChangeWorkflow reads it after its
+// clock-rules version.
+const ChangeRemind = "remind"
+
 // versions says which changes this release runs with.
 type versions struct {
 	// notify: events are queued and sent to people through the Notify activity.
@@ -64,6 +69,8 @@ type versions struct {
 	traffic bool
 	// clock: the clock rules are kept.
 	clock bool
+	// remind: gates remind and escalate as canary.approval.remind says.
+	remind bool
 }
 
 // readVersions records (or, on replay, reads) every change's version, in a fixed order.
@@ -77,5 +84,6 @@ func readVersions(ctx workflow.Context) versions {
 	v.held = workflow.GetVersion(ctx, ChangeHeldRelease, workflow.DefaultVersion, 1) >= 1
 	v.traffic = workflow.GetVersion(ctx, ChangeTrafficSteps, workflow.DefaultVersion, 1) >= 1
 	v.clock = workflow.GetVersion(ctx, ChangeClockRules, workflow.DefaultVersion, 1) >= 1
+	v.remind = workflow.GetVersion(ctx, ChangeRemind, workflow.DefaultVersion, 1) >= 1
 	return v
 }

@@ -189,9 +189,17 @@ func RenderChange(st workflows.ChangeStatus) string {
 			detail = fmt.Sprintf("waiting for %d confirmation(s), %d so far: zerodown change confirm %s %s",
 				s.Required, len(s.Confirmations), strings.TrimPrefix(st.ChangeID, "change/"), s.ID)
 		}
+		if !s.EscalatedAt.IsZero() && s.State == workflows.StepRunning {
+			detail += " (escalated " + s.EscalatedAt.Local().Format("15:04:05") + ")"
+		} else if !s.RemindedAt.IsZero() && (s.State == workflows.StepWaiting || s.State == workflows.StepRunning) {
+			detail += " (reminded " + s.RemindedAt.Local().Format("15:04:05") + ")"
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.ID, s.Kind, s.State, took, oneLine(detail))
 	}
 	_ = tw.Flush()
+	if st.PageError != "" {
+		fmt.Fprintf(&b, "paging failed: %s\n", oneLine(st.PageError))
+	}
 	for _, todo := range st.LeftToDo {
 		fmt.Fprintf(&b, "left to do by hand: %s\n", todo)
 	}

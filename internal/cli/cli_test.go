@@ -158,7 +158,8 @@ func TestRenderStatus(t *testing.T) {
 			{Version: "v2", Total: 1, Healthy: 1, Attached: 1},
 		},
 		Traffic:         map[string]int{"v1": 80, "v2": 20},
-		PendingApproval: &workflows.PendingApproval{Approvers: []string{"alice"}, Since: now.Add(-5 * time.Minute)},
+		PendingApproval: &workflows.PendingApproval{Approvers: []string{"alice"}, Since: now.Add(-5 * time.Minute), RemindedAt: now.Add(-20 * time.Minute), EscalatedAt: now.Add(-time.Minute)},
+		PageError:       "escalated page k: no pager",
 		Timeline: []workflows.Event{
 			{Time: now.Add(-5 * time.Minute), Phase: workflows.PhaseAwaitingApproval, Kind: "approval-requested", Message: "waiting for alice to approve"},
 		},
@@ -169,7 +170,8 @@ func TestRenderStatus(t *testing.T) {
 		"phase    AwaitingApproval since 12:05:00 (5m0s ago)",
 		"v2           1 instance(s), 1 healthy, 1 attached",
 		"traffic  v1 80%, v2 20%",
-		"approval waiting for alice since 12:05:00",
+		"approval waiting for alice since 12:05:00; reminded 11:50:00; escalated 12:09:00",
+		"paging   failed: escalated page k: no pager",
 		"12:05:00 AwaitingApproval waiting for alice to approve",
 	} {
 		require.Contains(t, out, want)

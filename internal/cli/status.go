@@ -274,7 +274,16 @@ func RenderStatus(st workflows.Status, now time.Time) string {
 		if !pa.Deadline.IsZero() {
 			line += fmt.Sprintf("; %s at %s", orDefault(pa.OnTimeout, "timeout"), pa.Deadline.Local().Format("2006-01-02 15:04"))
 		}
+		if !pa.RemindedAt.IsZero() {
+			line += "; reminded " + pa.RemindedAt.Local().Format("15:04:05")
+		}
+		if !pa.EscalatedAt.IsZero() {
+			line += "; escalated " + pa.EscalatedAt.Local().Format("15:04:05")
+		}
 		w("%s", line)
+	}
+	if st.PageError != "" {
+		w("paging   failed: %s", oneLine(st.PageError))
 	}
 	if len(st.Checks) > 0 || st.FailedChecks > 0 {
 		w("checks   %d run, %d failed; last:", len(st.Checks), st.FailedChecks)

@@ -50,6 +50,9 @@ type Options struct {
 	// Notifier tells people about releases; nil means NotifierFromEnv (Slack when
 	// $SLACK_BOT_TOKEN is set, else the log).
 	Notifier notify.Notifier
+	// Pager pages people on call; nil means PagerFromEnv (PagerDuty when
+	// $ZERODOWN_PAGERDUTY_ROUTING_KEY is set, else nobody).
+	Pager notify.Pager
 	// LocalEndpoint is the local cloud API used when a spec names none.
 	LocalEndpoint string
 	// MetricsAddress is host:port for /metrics; empty serves no metrics. Port 0 picks one
@@ -152,6 +155,10 @@ func Run(ctx context.Context, opts Options) error {
 		acts.Notifier = NotifierFromEnv(logger)
 	}
 	acts.Notifier = RedactingNotifier(acts.Notifier, red)
+	acts.Pager = opts.Pager
+	if acts.Pager == nil {
+		acts.Pager = PagerFromEnv()
+	}
 	// Reading freezes queries their workflows: the activity needs this worker's client.
 	acts.Freezes = &activities.Freezes{Client: c}
 	RegisterWith(w, acts)

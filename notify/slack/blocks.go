@@ -265,6 +265,8 @@ var kindEmoji = map[timeline.EventKind]string{
 	timeline.KindUndone:            ":leftwards_arrow_with_hook:",
 	timeline.KindContracted:        ":scissors:",
 	timeline.KindContractRefused:   ":no_entry:",
+	timeline.KindReminder:          ":alarm_clock:",
+	timeline.KindEscalated:         ":rotating_light:",
 }
 
 // broadcastKinds also appear in the channel: a request for a decision, and the outcome.
@@ -277,6 +279,8 @@ var broadcastKinds = map[timeline.EventKind]bool{
 	timeline.KindFailed:            true,
 	timeline.KindHalted:            true,
 	timeline.KindConfirmAsked:      true,
+	timeline.KindReminder:          true,
+	timeline.KindEscalated:         true,
 }
 
 // eventText says what happened when the workflow gave no message.
@@ -309,7 +313,8 @@ func replyParts(e notify.Event, labelled bool) []part {
 	if labelled {
 		label = "*" + escape(title(e)) + "*: "
 	}
-	blocks := []slackapi.Block{slackapi.NewSectionBlock(mrkdwn(emoji+" "+label+escape(text)), nil, nil)}
+	calls := mentions(e.Mentions)
+	blocks := []slackapi.Block{slackapi.NewSectionBlock(mrkdwn(emoji+" "+calls+label+escape(text)), nil, nil)}
 	var ctx []string
 	if e.By != "" {
 		ctx = append(ctx, "by *"+escape(e.By)+"*")
@@ -327,7 +332,7 @@ func replyParts(e notify.Event, labelled bool) []part {
 		v := ActionValue{ReleaseID: e.ReleaseID, FirstRunID: e.FirstRunID}
 		blocks = append(blocks, slackapi.NewActionBlock("zerodown_approval_actions", approveButton(v), abortButton(e, v)))
 	}
-	parts := []part{{id: "event", text: clip(title(e)+": "+text, maxSectionText), blocks: blocks, broadcast: broadcastKinds[e.Kind]}}
+	parts := []part{{id: "event", text: clip(calls+title(e)+": "+text, maxSectionText), blocks: blocks, broadcast: broadcastKinds[e.Kind]}}
 	if e.Kind == timeline.KindStarted && strings.TrimSpace(e.Changelog) != "" {
 		parts = append(parts, changelogPart(e))
 	}
