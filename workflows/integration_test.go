@@ -34,7 +34,7 @@ const recordEnv = "ZERODOWN_RECORD"
 // historySet is where recordings of the current workflow code go. Sets recorded by
 // earlier code stay forever: each is replayed on every change. Start a new set (and keep
 // the old one) whenever a change goes behind workflow.GetVersion.
-const historySet = "7-steps-clock"
+const historySet = "8-remind"
 
 func integrationSpec() schemas.Spec {
 	s := spec()
