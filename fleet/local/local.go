@@ -38,6 +38,11 @@ type Fleet struct {
 
 var _ fleet.Fleet = (*Fleet)(nil)
 
+// transport is shared by every Fleet: the worker builds a Fleet per activity, and a
+// transport per Fleet kept each one's idle connections open until the process ran out of
+// file descriptors (seen: bench/reaction after a few thousand describes).
+var transport = &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 16, IdleConnTimeout: time.Minute}
+
 // New returns the fleet served by the daemon at endpoint (DefaultEndpoint if empty)
 // whose instances run spec's command.
 func New(endpoint string, spec schemas.LocalSpec) *Fleet {
@@ -48,7 +53,7 @@ func New(endpoint string, spec schemas.LocalSpec) *Fleet {
 		endpoint: strings.TrimRight(endpoint, "/"),
 		spec:     spec,
 		// Terminate waits for the instances' grace period: allow for it.
-		client: &http.Client{Timeout: time.Minute, Transport: &http.Transport{Proxy: nil}},
+		client: &http.Client{Timeout: time.Minute, Transport: transport},
 		poll:   200 * time.Millisecond,
 	}
 }
