@@ -23,6 +23,13 @@ func ValidateUpdate(spec schemas.Spec, phase Phase, pending, paused, aborted boo
 	if pending {
 		r.st.Status.PendingApproval = &PendingApproval{Approvers: spec.Canary.Approval.Approvers}
 	}
+	// The clock's messages: a pending gate stands for an open go/no-go call and a deadline
+	// still ahead.
+	r.clock = r.newClock()
+	if pending {
+		r.st.Status.Clock.GoNoGo = &GoNoGoStatus{Open: true, Required: 1, OpensAt: fuzzNow}
+		r.st.Status.Clock.DecideBy, r.st.Status.Clock.DoneBy = fuzzNow.Add(time.Hour), fuzzNow.Add(2*time.Hour)
+	}
 	p := &commonpb.Payload{Metadata: map[string][]byte{converter.MetadataEncoding: []byte(converter.MetadataEncodingJSON)}, Data: payload}
 	dc := converter.GetDefaultDataConverter()
 	decode := func(v any) error {
@@ -53,6 +60,24 @@ func ValidateUpdate(spec schemas.Spec, phase Phase, pending, paused, aborted boo
 			return false, err
 		}
 		err = map[string]func(ActorRequest) error{UpdatePause: r.validatePause, UpdateResume: r.validateResume, UpdatePromote: r.validatePromote}[name](req)
+	case UpdateGoNoGo:
+		var req GoNoGoRequest
+		if err := decode(&req); err != nil {
+			return false, err
+		}
+		err = r.clock.validateGoNoGo(req)
+	case UpdateStartNow:
+		var req StartNowRequest
+		if err := decode(&req); err != nil {
+			return false, err
+		}
+		err = r.clock.validateStartNow(req)
+	case UpdateExtend:
+		var req ExtendRequest
+		if err := decode(&req); err != nil {
+			return false, err
+		}
+		err = r.clock.validateExtend(req)
 	default:
 		return false, fmt.Errorf("unknown update %q", name)
 	}

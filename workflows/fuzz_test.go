@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/zerodown/zerodown/schemas"
+	"github.com/zerodown/zerodown/timerules"
 	"github.com/zerodown/zerodown/workflows"
 )
 
@@ -14,7 +15,11 @@ var fuzzPhases = []workflows.Phase{
 	workflows.PhaseRolledBack, workflows.PhaseFailed,
 }
 
-var fuzzUpdates = []string{workflows.UpdateApprove, workflows.UpdateAbort, workflows.UpdatePause, workflows.UpdateResume, workflows.UpdatePromote}
+var fuzzUpdates = []string{workflows.UpdateApprove, workflows.UpdateAbort, workflows.UpdatePause, workflows.UpdateResume, workflows.UpdatePromote,
+	workflows.UpdateGoNoGo, workflows.UpdateStartNow, workflows.UpdateExtend}
+
+// byApprovers are the updates only the spec's approvers may send.
+var byApprovers = map[string]bool{workflows.UpdateApprove: true, workflows.UpdateGoNoGo: true, workflows.UpdateStartNow: true, workflows.UpdateExtend: true}
 
 // abortedBit in the phase byte says the release was aborted already (kept in the same byte
 // so that the recorded corpus stays valid).
@@ -27,6 +32,9 @@ func FuzzUpdatePayload(f *testing.F) {
 	for _, p := range []string{
 		`{"by":"alice"}`, `{"by":"alice","comment":"ok"}`, `{"by":""}`, `{"by":"mallory"}`, `{}`, `null`, `[]`, `"alice"`,
 		`{"by":123}`, `{"by":"alice","reason":"` + strings.Repeat("x", 300) + `"}`, `{"by":"\u0000"}`, `{`, ``,
+		`{"by":"alice","answer":"go"}`, `{"by":"mallory","answer":"no-go","reason":"no"}`, `{"by":"bob","answer":"maybe"}`,
+		`{"by":"alice","reason":"hotfix"}`, `{"by":"alice","extra":"1h","reason":"the client agreed"}`, `{"by":"bob","extra":"-1h","reason":"x"}`,
+		`{"by":"alice","extra":"100000h","reason":"x"}`, `{"by":"mallory","extra":"1h","reason":"x"}`,
 	} {
 		for i := range fuzzUpdates {
 			// Every phase, with and without a pending gate, and once after an abort: the
@@ -40,6 +48,9 @@ func FuzzUpdatePayload(f *testing.F) {
 	}
 	s := spec()
 	s.Canary.Approval = schemas.Approval{Required: true, Approvers: []string{"alice", "bob"}}
+	s.Window = []timerules.Window{{Days: []string{"tue"}, From: "01:30", Until: "05:00", Timezone: "Europe/London"}}
+	s.Deadline = &timerules.Deadline{DecideBy: "06:00", DoneBy: "07:00", Timezone: "Europe/London"}
+	s.GoNoGo = &schemas.GoNoGo{Approvers: []string{"alice", "bob"}}
 	f.Fuzz(func(t *testing.T, update, phase uint8, pending, paused bool, payload []byte) {
 		name := fuzzUpdates[int(update)%len(fuzzUpdates)]
 		ph := fuzzPhases[int(phase&^abortedBit)%len(fuzzPhases)]
@@ -59,9 +70,9 @@ func FuzzUpdatePayload(f *testing.F) {
 		}
 		// Names match regardless of case (Slack and SSO spell them either way).
 		named := strings.ToLower(string(payload))
-		if ok && name == workflows.UpdateApprove && !strings.Contains(named, "alice") && !strings.Contains(named, "bob") &&
+		if ok && byApprovers[name] && !strings.Contains(named, "alice") && !strings.Contains(named, "bob") &&
 			!strings.Contains(named, `\u`) {
-			t.Fatalf("approve accepted for someone not listed: %q", payload)
+			t.Fatalf("%s accepted for someone not listed: %q", name, payload)
 		}
 	})
 }
