@@ -29,6 +29,9 @@ type frontProxy struct {
 	Address string
 	// Calls counts calls forwarded (so a test knows traffic really went through it).
 	Calls atomic.Int64
+	// Polls counts the task queue polls among them: a worker's long polls last up to a
+	// minute, so "a call after the worker was ready" may never come, "a poll" must.
+	Polls atomic.Int64
 	// KeyRefusals counts calls refused for a missing or wrong API key.
 	KeyRefusals atomic.Int64
 }
@@ -87,6 +90,9 @@ func (p *frontProxy) forward(ss grpc.ServerStream, backend *grpc.ClientConn, api
 		md.Delete("authorization") // the dev server behind needs none
 	}
 	p.Calls.Add(1)
+	if strings.Contains(method, "/Poll") {
+		p.Polls.Add(1)
+	}
 	ctx, cancel := context.WithCancel(metadata.NewOutgoingContext(ss.Context(), md))
 	defer cancel()
 	cs, err := backend.NewStream(ctx, &grpc.StreamDesc{ServerStreams: true, ClientStreams: true}, method, grpc.ForceCodec(rawCodec{}))

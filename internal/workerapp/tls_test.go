@@ -132,6 +132,7 @@ func TestTLSAndAPIKeyConnections(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			setConnectionEnv(t, tc.env)
+			polls := tc.proxy.Polls.Load()
 			ready := make(chan workerapp.Ready, 1)
 			ctx, cancel := context.WithCancel(context.Background())
 			done := make(chan error, 1)
@@ -151,8 +152,7 @@ func TestTLSAndAPIKeyConnections(t *testing.T) {
 			case <-time.After(time.Minute):
 				t.Fatal("the worker did not start within a minute")
 			}
-			before := tc.proxy.Calls.Load()
-			require.Eventually(t, func() bool { return tc.proxy.Calls.Load() > before }, 30*time.Second, 50*time.Millisecond,
+			require.Eventually(t, func() bool { return tc.proxy.Polls.Load() > polls }, 30*time.Second, 50*time.Millisecond,
 				"the worker polls through the proxy")
 			cancel()
 			require.NoError(t, <-done)
