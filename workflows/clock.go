@@ -11,7 +11,6 @@ import (
 
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/zerodown/zerodown/activities"
 	"github.com/zerodown/zerodown/freeze"
 	"github.com/zerodown/zerodown/schemas"
 	"github.com/zerodown/zerodown/signing"
@@ -92,10 +91,9 @@ func (k *clock) waitWindow(ctx workflow.Context) error {
 // (or ends Deferred with noWait at the start). An override by one of the approvers lets
 // it pass, and says so in the timeline.
 func (k *clock) waitFreeze(ctx workflow.Context, first bool) error {
-	actx := workflow.WithActivityOptions(ctx, shortOptions())
 	for {
-		var st freeze.State
-		if err := workflow.ExecuteActivity(actx, a.FreezeState, activities.FreezeStateInput{Environment: k.env, Target: k.id}).Get(ctx, &st); err != nil {
+		st, err := freezeState(ctx, k.env, k.id)
+		if err != nil {
 			return err
 		}
 		if !st.Frozen {

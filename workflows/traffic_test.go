@@ -2,7 +2,6 @@ package workflows_test
 
 import (
 	"context"
-	"sync"
 	"testing"
 	"time"
 
@@ -13,43 +12,10 @@ import (
 
 	"github.com/zerodown/zerodown/activities"
 	"github.com/zerodown/zerodown/fleet"
-	"github.com/zerodown/zerodown/fleet/memory"
 	"github.com/zerodown/zerodown/schemas"
 	"github.com/zerodown/zerodown/timeline"
 	"github.com/zerodown/zerodown/workflows"
 )
-
-// weighingFleet is the memory fleet that also remembers every set of weights it was
-// given, in order: what the balancer was told.
-type weighingFleet struct {
-	*memory.Fleet
-	mu  sync.Mutex
-	set []map[string]int
-}
-
-func (f *weighingFleet) SetWeights(ctx context.Context, w map[string]int) error {
-	f.mu.Lock()
-	f.set = append(f.set, w)
-	f.mu.Unlock()
-	return f.Fleet.SetWeights(ctx, w)
-}
-
-func (f *weighingFleet) weights() []map[string]int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]map[string]int(nil), f.set...)
-}
-
-func newWeighingHarness(t *testing.T) (*harness, *weighingFleet) {
-	env := newEnv()
-	m := memory.New()
-	m.Seed("v1", 4)
-	f := &weighingFleet{Fleet: m}
-	factory := func(schemas.Target) (fleet.Fleet, error) { return f, nil }
-	env.RegisterWorkflowWithOptions(workflows.ReleaseWorkflow, workflow.RegisterOptions{Name: workflows.ReleaseWorkflowName})
-	env.RegisterActivity(activities.New(fleet.Registry{schemas.ProviderMemory: factory}, nil))
-	return &harness{t: t, env: env, fleet: m}, f
-}
 
 // steppedSpec soaks 30 minutes in three steps of 10 minutes: 5 %, 25 %, 50 %.
 func steppedSpec() schemas.Spec {
@@ -63,9 +29,9 @@ func share(canary int) map[string]int { return map[string]int{"v1": 100 - canary
 
 // balancerShares asserts what the balancer was told, in order, and that it shares by
 // instance count again at the end.
-func balancerShares(t *testing.T, h *harness, f *weighingFleet, want ...map[string]int) {
+func balancerShares(t *testing.T, h *harness, want ...map[string]int) {
 	t.Helper()
-	require.Equal(t, append(want, map[string]int{}), f.weights())
+	require.Equal(t, append(want, map[string]int{}), h.fleet.WeightsHistory())
 	st, err := h.fleet.Describe(context.Background())
 	require.NoError(t, err)
 	require.Empty(t, st.Weights, "the balancer shares by instance count again")
@@ -89,13 +55,13 @@ func TestTrafficStepsAdvanceThenPromote(t *testing.T) {
 }
 
 func advanceThenPromote(t *testing.T, every time.Duration) {
-	h, f := newWeighingHarness(t)
+	h := newHarness(t)
 	s := steppedSpec()
 	s.Canary.Analysis.Interval = schemas.Duration(every)
 	st, err := h.run(s)
 	require.NoError(t, err)
 	require.Equal(t, workflows.PhaseSucceeded, st.Phase)
-	balancerShares(t, h, f, share(5), share(25), share(50))
+	balancerShares(t, h, share(5), share(25), share(50))
 	h.fleetIs("v2", 4)
 
 	// Each step soaks its third of the soak and is checked every interval.
@@ -111,12 +77,12 @@ func advanceThenPromote(t *testing.T, every time.Duration) {
 func TestTrafficStepFailureTakesTheCanaryToZero(t *testing.T) {
 	for step, at := range []time.Duration{3 * time.Minute, 13 * time.Minute, 23 * time.Minute} {
 		t.Run(time.Duration(at).String(), func(t *testing.T) {
-			h, f := newWeighingHarness(t)
+			h := newHarness(t)
 			h.env.RegisterDelayedCallback(func() { h.fleet.SetUnhealthy("v2", true) }, at)
 			st, err := h.run(steppedSpec())
 			require.Equal(t, workflows.ErrTypeRolledBack, errType(err))
 			want := []map[string]int{share(5), share(25), share(50)}[:step+1]
-			balancerShares(t, h, f, append(want, share(0))...)
+			balancerShares(t, h, append(want, share(0))...)
 			h.fleetIs("v1", 4)
 			ev := trafficEvents(st)
 			require.Contains(t, ev[len(ev)-1].Message, "0% of requests")
@@ -126,41 +92,41 @@ func TestTrafficStepFailureTakesTheCanaryToZero(t *testing.T) {
 
 func TestTrafficStepsAbortAndPromoteMidStep(t *testing.T) {
 	t.Run("abort", func(t *testing.T) {
-		h, f := newWeighingHarness(t)
+		h := newHarness(t)
 		h.update(workflows.UpdateAbort, workflows.AbortRequest{By: "alice", Reason: "latency"}, 15*time.Minute)
 		st, err := h.run(steppedSpec())
 		require.Equal(t, workflows.ErrTypeAborted, errType(err))
 		require.Equal(t, workflows.PhaseRolledBack, st.Phase)
-		balancerShares(t, h, f, share(5), share(25), share(0))
+		balancerShares(t, h, share(5), share(25), share(0))
 		h.fleetIs("v1", 4)
 	})
 	t.Run("promote", func(t *testing.T) {
-		h, f := newWeighingHarness(t)
+		h := newHarness(t)
 		h.update(workflows.UpdatePromote, workflows.ActorRequest{By: "alice"}, 15*time.Minute)
 		st, err := h.run(steppedSpec())
 		require.NoError(t, err)
 		require.True(t, hasEvent(st, "soak-skipped", "alice"))
-		balancerShares(t, h, f, share(5), share(25))
+		balancerShares(t, h, share(5), share(25))
 		h.fleetIs("v2", 4)
 	})
 	t.Run("halted without automatic rollback", func(t *testing.T) {
-		h, f := newWeighingHarness(t)
+		h := newHarness(t)
 		s := steppedSpec()
 		s.Rollback.Automatic = false
 		h.env.RegisterDelayedCallback(func() { h.fleet.SetUnhealthy("v2", true) }, 13*time.Minute)
 		var halted []map[string]int
-		h.env.RegisterDelayedCallback(func() { halted = f.weights() }, 2*time.Hour)
+		h.env.RegisterDelayedCallback(func() { halted = h.fleet.WeightsHistory() }, 2*time.Hour)
 		h.update(workflows.UpdateAbort, workflows.AbortRequest{By: "alice"}, 3*time.Hour)
 		_, err := h.run(s)
 		require.Equal(t, workflows.ErrTypeAborted, errType(err))
 		require.Equal(t, []map[string]int{share(5), share(25), share(0)}, halted, "while halted, the canary takes nothing")
-		balancerShares(t, h, f, share(5), share(25), share(0))
+		balancerShares(t, h, share(5), share(25), share(0))
 	})
 }
 
 // A release that continues as new mid-step keeps its step: no weight is set twice.
 func TestTrafficStepsSurviveContinueAsNew(t *testing.T) {
-	h, f := newWeighingHarness(t)
+	h := newHarness(t)
 	s := steppedSpec()
 	in := workflows.ReleaseInput{Spec: s, Version: "v2", StartedBy: "ci", ChecksPerRun: 15}
 	h.env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: s.ID()})
@@ -171,15 +137,12 @@ func TestTrafficStepsSurviveContinueAsNew(t *testing.T) {
 	require.NoError(t, converter.GetDefaultDataConverter().FromPayloads(can.Input, &next))
 	require.Equal(t, 25, next.State.Status.CanaryWeight)
 
-	h2, _ := newWeighingHarness(t)
-	h2.env = newEnv()
+	h2 := &harness{t: t, env: newEnv(), fleet: h.fleet}
 	h2.env.RegisterWorkflowWithOptions(workflows.ReleaseWorkflow, workflow.RegisterOptions{Name: workflows.ReleaseWorkflowName})
-	factory := func(schemas.Target) (fleet.Fleet, error) { return f, nil }
-	h2.env.RegisterActivity(activities.New(fleet.Registry{schemas.ProviderMemory: factory}, nil))
-	h2.fleet = h.fleet
+	h2.env.RegisterActivity(activities.New(fleet.Registry{schemas.ProviderMemory: h.fleet.Factory}, nil))
 	next.ChecksPerRun = 1000
 	h2.env.ExecuteWorkflow(workflows.ReleaseWorkflowName, next)
 	require.NoError(t, h2.env.GetWorkflowError())
-	balancerShares(t, h, f, share(5), share(25), share(50))
+	balancerShares(t, h, share(5), share(25), share(50))
 	h.fleetIs("v2", 4)
 }
